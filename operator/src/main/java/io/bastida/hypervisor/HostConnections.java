@@ -1,0 +1,129 @@
+package io.bastida.hypervisor;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One shared connection per host, opened on first use, reopened when it dies or its target
+ * changes, and retried with exponential backoff after a failure so that an unreachable host is not
+ * hammered by every reconciler that needs it.
+ */
+public final class HostConnections implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(HostConnections.class);
+
+  private final HypervisorConnector connector;
+  private final Clock clock;
+  private final Duration initialBackoff;
+  private final Duration maxBackoff;
+  private final ConcurrentMap<String, Slot> slots = new ConcurrentHashMap<>();
+
+  public HostConnections(
+      HypervisorConnector connector, Clock clock, Duration initialBackoff, Duration maxBackoff) {
+    this.connector = connector;
+    this.clock = clock;
+    this.initialBackoff = initialBackoff;
+    this.maxBackoff = maxBackoff;
+  }
+
+  /**
+   * A live connection to the host. While backing off after a failure, fails fast with that failure
+   * instead of trying again; a changed target is tried at once.
+   */
+  public Hypervisor get(String hostName, ConnectionTarget target) throws HypervisorException {
+    return slots.computeIfAbsent(hostName, Slot::new).get(target);
+  }
+
+  /** The connection to the host if one is open right now; never connects. */
+  public Optional<Hypervisor> peek(String hostName) {
+    Slot slot = slots.get(hostName);
+    return slot == null ? Optional.empty() : slot.current();
+  }
+
+  /** Closes connections of hosts that no longer exist. */
+  public void retainOnly(Set<String> hostNames) {
+    slots.keySet().stream()
+        .filter(name -> !hostNames.contains(name))
+        .toList()
+        .forEach(
+            name -> {
+              Slot slot = slots.remove(name);
+              if (slot != null) {
+                slot.close();
+              }
+            });
+  }
+
+  @Override
+  public void close() {
+    slots.values().forEach(Slot::close);
+    slots.clear();
+  }
+
+  private final class Slot {
+    private final String hostName;
+    private ConnectionTarget target;
+    private Hypervisor hypervisor;
+    private HypervisorException lastFailure;
+    private Instant retryAt = Instant.MIN;
+    private Duration backoff = initialBackoff;
+
+    Slot(String hostName) {
+      this.hostName = hostName;
+    }
+
+    synchronized Optional<Hypervisor> current() {
+      return Optional.ofNullable(hypervisor).filter(Hypervisor::isAlive);
+    }
+
+    synchronized Hypervisor get(ConnectionTarget wanted) throws HypervisorException {
+      if (!wanted.equals(target)) {
+        closeConnection();
+        target = wanted;
+        lastFailure = null;
+        backoff = initialBackoff;
+      }
+      if (hypervisor != null && hypervisor.isAlive()) {
+        return hypervisor;
+      }
+      if (hypervisor != null) {
+        log.info("Host({}): connection lost, reconnecting", hostName);
+        closeConnection();
+      }
+      Instant now = clock.instant();
+      if (lastFailure != null && now.isBefore(retryAt)) {
+        throw lastFailure;
+      }
+      try {
+        hypervisor = connector.open(hostName, wanted);
+        lastFailure = null;
+        backoff = initialBackoff;
+        log.info("Host({}): connected to {}", hostName, wanted.uri());
+        return hypervisor;
+      } catch (HypervisorException e) {
+        lastFailure = e;
+        retryAt = now.plus(backoff);
+        log.debug("Host({}): connect failed, next try in {}: {}", hostName, backoff, e.getMessage());
+        backoff = backoff.multipliedBy(2).compareTo(maxBackoff) > 0 ? maxBackoff : backoff.multipliedBy(2);
+        throw e;
+      }
+    }
+
+    synchronized void close() {
+      closeConnection();
+    }
+
+    private void closeConnection() {
+      if (hypervisor != null) {
+        hypervisor.close();
+        hypervisor = null;
+      }
+    }
+  }
+}

@@ -1,0 +1,7 @@
+package io.bastida.hypervisor;
+
+/** Opens connections to hosts. */
+@FunctionalInterface
+public interface HypervisorConnector {
+  Hypervisor open(String hostName, ConnectionTarget target) throws HypervisorException;
+}

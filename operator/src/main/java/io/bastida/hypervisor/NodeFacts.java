@@ -1,0 +1,25 @@
+package io.bastida.hypervisor;
+
+/**
+ * What a host reports about itself.
+ *
+ * @param cpus logical CPU threads
+ * @param memoryBytes physical memory
+ * @param freeMemoryBytes memory not used by anything
+ * @param libvirtVersion e.g. {@code 9.0.0}
+ * @param hypervisor driver and its version, e.g. {@code QEMU 7.2.0}
+ * @param cpuModel host CPU model from the capabilities, e.g. {@code Skylake-Client-IBRS}
+ * @param domains all defined domains, running or not
+ * @param runningDomains active domains
+ */
+public record NodeFacts(
+    String hostname,
+    String architecture,
+    String cpuModel,
+    int cpus,
+    long memoryBytes,
+    long freeMemoryBytes,
+    String libvirtVersion,
+    String hypervisor,
+    int domains,
+    int runningDomains) {}

@@ -1,0 +1,43 @@
+package io.bastida.hypervisor.libvirt;
+
+import org.libvirt.Library;
+import org.libvirt.LibvirtException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * libvirt's default event loop, run on one daemon thread. Keepalive (and so the detection of dead
+ * connections) and domain events only work while it runs.
+ */
+final class LibvirtEventLoop {
+  private static final Logger log = LoggerFactory.getLogger(LibvirtEventLoop.class);
+  private static boolean started;
+
+  private LibvirtEventLoop() {}
+
+  static synchronized void ensureStarted() {
+    if (started) {
+      return;
+    }
+    try {
+      Library.initEventLoop();
+    } catch (LibvirtException e) {
+      throw new IllegalStateException("cannot initialise libvirt's event loop", e);
+    }
+    Thread thread =
+        new Thread(
+            () -> {
+              try {
+                Library.runEventLoop();
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              } catch (LibvirtException e) {
+                log.error("libvirt event loop stopped", e);
+              }
+            },
+            "libvirt-event-loop");
+    thread.setDaemon(true);
+    thread.start();
+    started = true;
+  }
+}

@@ -1,0 +1,112 @@
+package io.bastida.operator;
+
+import io.bastida.hypervisor.HostConnections;
+import io.bastida.hypervisor.libvirt.LibvirtConnector;
+import io.bastida.operator.events.EventRecorder;
+import io.bastida.operator.host.HostReconciler;
+import io.bastida.operator.host.HostStatusPlanner;
+import io.bastida.operator.host.HostTargets;
+import io.bastida.operator.status.StatusWriter;
+import io.bastida.operator.storage.NativeNfsExportProbe;
+import io.bastida.operator.storage.StorageDomainReconciler;
+import io.bastida.storage.nfs.NfsProbe;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Wires the reconcilers to one Kubernetes client and one set of host connections. */
+public final class BastidaOperator implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(BastidaOperator.class);
+
+  private final Operator operator;
+  private final LibvirtConnector connector;
+  private final HostConnections connections;
+  private final HealthEndpoint health;
+
+  public BastidaOperator(KubernetesClient client, OperatorSettings settings, Clock clock)
+      throws IOException {
+    connector = new LibvirtConnector(settings.hostReachTimeout());
+    connections =
+        new HostConnections(connector, clock, Duration.ofSeconds(2), Duration.ofMinutes(2));
+    var targets = new HostTargets(client, settings.namespace());
+    var statusWriter = new StatusWriter(clock);
+    var events = new EventRecorder(client, settings.namespace(), clock);
+
+    operator =
+        new Operator(
+            overrider -> {
+              overrider.withKubernetesClient(client).withCloseClientOnStop(false);
+              if (settings.leaderElection()) {
+                overrider.withLeaderElectionConfiguration(
+                    new LeaderElectionConfiguration(
+                        OperatorSettings.LEASE_NAME, settings.namespace()));
+              }
+            });
+    operator.register(
+        new HostReconciler(
+            connections,
+            targets,
+            new HostStatusPlanner(settings.hostHeartbeatInterval()),
+            statusWriter,
+            events,
+            clock,
+            settings.hostRecheckInterval()));
+    operator.register(
+        new StorageDomainReconciler(
+            connections,
+            targets,
+            new NativeNfsExportProbe(new NfsProbe(settings.hostReachTimeout())),
+            statusWriter,
+            events,
+            settings.storageRecheckInterval()));
+    health =
+        settings.healthPort() > 0
+            ? new HealthEndpoint(settings.healthPort(), operator.getRuntimeInfo())
+            : null;
+  }
+
+  public void start() {
+    operator.start();
+  }
+
+  @Override
+  public void close() {
+    operator.stop();
+    connections.close();
+    connector.close();
+    if (health != null) {
+      health.close();
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    OperatorSettings settings = OperatorSettings.fromEnvironment(System.getenv());
+    KubernetesClient client = new KubernetesClientBuilder().build();
+    BastidaOperator bastida = new BastidaOperator(client, settings, Clock.systemUTC());
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  log.info("Shutting down: finishing reconciliations in progress");
+                  bastida.close();
+                  client.close();
+                  stopped.countDown();
+                },
+                "shutdown"));
+    log.info(
+        "Bastida operator starting against {} (namespace {}, leader election {})",
+        client.getConfiguration().getMasterUrl(),
+        settings.namespace(),
+        settings.leaderElection());
+    bastida.start();
+    stopped.await();
+  }
+}

@@ -1,0 +1,39 @@
+package io.bastida.operator;
+
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * Settings from the environment (set by the Deployment or the chart).
+ *
+ * @param namespace where the operator runs, reads host credentials and records events of
+ *     cluster-scoped resources
+ * @param leaderElection take a Lease before reconciling, so only one replica acts
+ * @param healthPort port of {@code /healthz} and {@code /readyz}; 0 turns the endpoint off
+ */
+public record OperatorSettings(
+    String namespace,
+    boolean leaderElection,
+    int healthPort,
+    Duration hostRecheckInterval,
+    Duration hostHeartbeatInterval,
+    Duration storageRecheckInterval,
+    Duration hostReachTimeout) {
+
+  public static final String LEASE_NAME = "bastida-operator";
+
+  public static OperatorSettings fromEnvironment(Map<String, String> env) {
+    return new OperatorSettings(
+        env.getOrDefault("BASTIDA_NAMESPACE", env.getOrDefault("POD_NAMESPACE", "bastida-system")),
+        Boolean.parseBoolean(env.getOrDefault("BASTIDA_LEADER_ELECTION", "true")),
+        Integer.parseInt(env.getOrDefault("BASTIDA_HEALTH_PORT", "8080")),
+        seconds(env, "BASTIDA_HOST_RECHECK_SECONDS", 30),
+        seconds(env, "BASTIDA_HOST_HEARTBEAT_SECONDS", 60),
+        seconds(env, "BASTIDA_STORAGE_RECHECK_SECONDS", 60),
+        seconds(env, "BASTIDA_HOST_REACH_TIMEOUT_SECONDS", 5));
+  }
+
+  private static Duration seconds(Map<String, String> env, String name, long fallback) {
+    return Duration.ofSeconds(Long.parseLong(env.getOrDefault(name, Long.toString(fallback))));
+  }
+}

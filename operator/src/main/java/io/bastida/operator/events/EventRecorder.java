@@ -1,0 +1,83 @@
+package io.bastida.operator.events;
+
+import io.fabric8.kubernetes.api.model.EventBuilder;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.time.Clock;
+import java.time.temporal.ChronoUnit;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Emits Kubernetes Events that {@code kubectl describe} shows. Callers emit on transitions only,
+ * so no deduplication is needed here. Events of cluster-scoped resources go to the operator's
+ * namespace, where it is allowed to write them.
+ */
+public final class EventRecorder {
+  private static final Logger log = LoggerFactory.getLogger(EventRecorder.class);
+  static final String COMPONENT = "bastida-operator";
+
+  private final KubernetesClient client;
+  private final String clusterScopedNamespace;
+  private final Clock clock;
+
+  public EventRecorder(KubernetesClient client, String clusterScopedNamespace, Clock clock) {
+    this.client = client;
+    this.clusterScopedNamespace = clusterScopedNamespace;
+    this.clock = clock;
+  }
+
+  public void normal(HasMetadata resource, String reason, String message) {
+    emit(resource, "Normal", reason, message);
+  }
+
+  public void warning(HasMetadata resource, String reason, String message) {
+    emit(resource, "Warning", reason, message);
+  }
+
+  private void emit(HasMetadata resource, String type, String reason, String message) {
+    var meta = resource.getMetadata();
+    String namespace = meta.getNamespace() != null ? meta.getNamespace() : clusterScopedNamespace;
+    String now = clock.instant().truncatedTo(ChronoUnit.SECONDS).toString();
+    var event =
+        new EventBuilder()
+            .withNewMetadata()
+            .withNamespace(namespace)
+            .withName(meta.getName() + "." + UUID.randomUUID().toString().substring(0, 8))
+            .endMetadata()
+            .withInvolvedObject(
+                new ObjectReferenceBuilder()
+                    .withApiVersion(resource.getApiVersion())
+                    .withKind(resource.getKind())
+                    .withName(meta.getName())
+                    .withNamespace(meta.getNamespace())
+                    .withUid(meta.getUid())
+                    .withResourceVersion(meta.getResourceVersion())
+                    .build())
+            .withType(type)
+            .withReason(reason)
+            .withMessage(message)
+            .withFirstTimestamp(now)
+            .withLastTimestamp(now)
+            .withCount(1)
+            .withNewSource()
+            .withComponent(COMPONENT)
+            .endSource()
+            .withReportingComponent(COMPONENT)
+            .build();
+    try {
+      client.v1().events().inNamespace(namespace).resource(event).create();
+    } catch (KubernetesClientException e) {
+      // An event is a courtesy: losing one must not fail the reconciliation that caused it.
+      log.warn(
+          "{}({}): could not record event {}: {}",
+          resource.getKind(),
+          meta.getName(),
+          reason,
+          e.getMessage());
+    }
+  }
+}
