@@ -38,7 +38,9 @@ final class LibvirtErrors {
     if (text.contains("permission denied") || text.contains("authentication")) {
       return Failure.AuthenticationFailed;
     }
-    if (text.contains("connection refused")) {
+    // A missing unix socket means no daemon listens there: the local form of a refusal.
+    if (text.contains("connection refused")
+        || (text.contains("connect socket") && text.contains("no such file"))) {
       return Failure.ConnectionRefused;
     }
     if (text.contains("no route to host")
