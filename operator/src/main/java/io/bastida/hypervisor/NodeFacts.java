@@ -5,7 +5,7 @@ package io.bastida.hypervisor;
  *
  * @param cpus logical CPU threads
  * @param memoryBytes physical memory
- * @param freeMemoryBytes memory not used by anything
+ * @param freeMemoryBytes memory not used by anything, or null where the driver cannot tell
  * @param libvirtVersion e.g. {@code 9.0.0}
  * @param hypervisor driver and its version, e.g. {@code QEMU 7.2.0}
  * @param cpuModel host CPU model from the capabilities, e.g. {@code Skylake-Client-IBRS}
@@ -18,7 +18,7 @@ public record NodeFacts(
     String cpuModel,
     int cpus,
     long memoryBytes,
-    long freeMemoryBytes,
+    Long freeMemoryBytes,
     String libvirtVersion,
     String hypervisor,
     int domains,

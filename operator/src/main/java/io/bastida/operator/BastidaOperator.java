@@ -37,7 +37,7 @@ public final class BastidaOperator implements AutoCloseable {
         new HostConnections(connector, clock, Duration.ofSeconds(2), Duration.ofMinutes(2));
     var targets = new HostTargets(client, settings.namespace());
     var statusWriter = new StatusWriter(clock);
-    var events = new EventRecorder(client, settings.namespace(), clock);
+    var events = new EventRecorder(client, clock);
 
     operator =
         new Operator(

@@ -6,8 +6,7 @@ import java.util.Map;
 /**
  * Settings from the environment (set by the Deployment or the chart).
  *
- * @param namespace where the operator runs, reads host credentials and records events of
- *     cluster-scoped resources
+ * @param namespace where the operator runs, holds its leader Lease and reads host credentials
  * @param leaderElection take a Lease before reconciling, so only one replica acts
  * @param healthPort port of {@code /healthz} and {@code /readyz}; 0 turns the endpoint off
  */

@@ -50,7 +50,7 @@ final class LibvirtHypervisor implements Hypervisor {
           cpuModel.isEmpty() ? null : cpuModel,
           info.cpus,
           info.memory * 1024,
-          connect.getFreeMemory(),
+          freeMemory(),
           versionString(connect.getLibVirVersion()),
           connect.getType() + " " + versionString(connect.getVersion()),
           running + connect.numOfDefinedDomains(),
@@ -62,6 +62,14 @@ final class LibvirtHypervisor implements Hypervisor {
           HypervisorException.Failure.OperationFailed,
           "cannot read capabilities of " + hostName + ": " + e.getMessage(),
           e);
+    }
+  }
+
+  private Long freeMemory() {
+    try {
+      return connect.getFreeMemory();
+    } catch (LibvirtException notSupportedByDriver) {
+      return null;
     }
   }
 

@@ -13,20 +13,20 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Emits Kubernetes Events that {@code kubectl describe} shows. Callers emit on transitions only,
- * so no deduplication is needed here. Events of cluster-scoped resources go to the operator's
- * namespace, where it is allowed to write them.
+ * so no deduplication is needed here. The API server files events of cluster-scoped resources
+ * (Hosts, StorageDomains) under the {@code default} namespace, as it does for Nodes.
  */
 public final class EventRecorder {
   private static final Logger log = LoggerFactory.getLogger(EventRecorder.class);
   static final String COMPONENT = "bastida-operator";
 
+  private static final String CLUSTER_SCOPED_NAMESPACE = "default";
+
   private final KubernetesClient client;
-  private final String clusterScopedNamespace;
   private final Clock clock;
 
-  public EventRecorder(KubernetesClient client, String clusterScopedNamespace, Clock clock) {
+  public EventRecorder(KubernetesClient client, Clock clock) {
     this.client = client;
-    this.clusterScopedNamespace = clusterScopedNamespace;
     this.clock = clock;
   }
 
@@ -40,7 +40,7 @@ public final class EventRecorder {
 
   private void emit(HasMetadata resource, String type, String reason, String message) {
     var meta = resource.getMetadata();
-    String namespace = meta.getNamespace() != null ? meta.getNamespace() : clusterScopedNamespace;
+    String namespace = meta.getNamespace() != null ? meta.getNamespace() : CLUSTER_SCOPED_NAMESPACE;
     String now = clock.instant().truncatedTo(ChronoUnit.SECONDS).toString();
     var event =
         new EventBuilder()

@@ -39,7 +39,8 @@ public final class HostStatusPlanner {
       applyFacts(next, facts, spec.getOvercommit());
       boolean refresh = previous == null || heartbeatDue(previous, now) || !sameFacts(previous, next);
       if (refresh) {
-        next.setFreeMemory(mebibytes(facts.freeMemoryBytes()));
+        next.setFreeMemory(
+            facts.freeMemoryBytes() == null ? null : mebibytes(facts.freeMemoryBytes()));
         next.setLastHeartbeatTime(now.truncatedTo(ChronoUnit.SECONDS).toString());
       }
       next.setConditions(
