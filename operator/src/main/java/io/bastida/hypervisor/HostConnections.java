@@ -11,9 +11,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One shared connection per host, opened on first use, reopened when it dies or its target
- * changes, and retried with exponential backoff after a failure so that an unreachable host is not
- * hammered by every reconciler that needs it.
+ * One shared connection per host, opened on first use, reopened when it dies or its target changes,
+ * and retried with exponential backoff after a failure so that an unreachable host is not hammered
+ * by every reconciler that needs it.
  */
 public final class HostConnections implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HostConnections.class);
@@ -109,8 +109,12 @@ public final class HostConnections implements AutoCloseable {
       } catch (HypervisorException e) {
         lastFailure = e;
         retryAt = now.plus(backoff);
-        log.debug("Host({}): connect failed, next try in {}: {}", hostName, backoff, e.getMessage());
-        backoff = backoff.multipliedBy(2).compareTo(maxBackoff) > 0 ? maxBackoff : backoff.multipliedBy(2);
+        log.debug(
+            "Host({}): connect failed, next try in {}: {}", hostName, backoff, e.getMessage());
+        backoff =
+            backoff.multipliedBy(2).compareTo(maxBackoff) > 0
+                ? maxBackoff
+                : backoff.multipliedBy(2);
         throw e;
       }
     }

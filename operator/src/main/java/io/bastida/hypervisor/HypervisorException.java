@@ -41,7 +41,8 @@ public class HypervisorException extends Exception {
           AuthenticationFailed,
           HostKeyVerificationFailed,
           ConnectionFailed,
-          ConnectionLost -> true;
+          ConnectionLost ->
+          true;
       case NotFound, OperationFailed -> false;
     };
   }

@@ -14,8 +14,8 @@ import java.util.stream.Collectors;
 
 /**
  * A libvirt connection URI ({@code driver[+transport]://[user@][host][:port]/path[?params]}),
- * checked beyond what the CRD can say and extended with the parameters Bastida adds (key files,
- * PKI paths).
+ * checked beyond what the CRD can say and extended with the parameters Bastida adds (key files, PKI
+ * paths).
  */
 public record LibvirtUri(
     String driver,

@@ -84,7 +84,10 @@ class HostIT {
         .startsWith("NAME")
         .contains("READY", "REASON", "CPUS", "MEMORY", "DOMAINS", "MAINTENANCE", "AGE");
     assertThat(table.stdout()).containsPattern("rack1\\s+True\\s+HostReady\\s+12\\s+32768Mi");
-    assertThat(cluster.kubectl("wait", "--for=condition=Ready", "host/rack1", "--timeout=5s").exitCode())
+    assertThat(
+            cluster
+                .kubectl("wait", "--for=condition=Ready", "host/rack1", "--timeout=5s")
+                .exitCode())
         .isZero();
   }
 
@@ -111,7 +114,9 @@ class HostIT {
 
   @Test
   void missingSecretIsReportedAndPickedUpOnceItExists() {
-    client.resource(withSecret(host("guarded", "qemu+tcp://127.0.0.1:1/system"), "guarded-login")).create();
+    client
+        .resource(withSecret(host("guarded", "qemu+tcp://127.0.0.1:1/system"), "guarded-login"))
+        .create();
 
     Condition missing = awaitReadyCondition("guarded", "False");
     assertThat(missing.getReason()).isEqualTo("SecretNotFound");
@@ -151,7 +156,9 @@ class HostIT {
                 .addToStringData("username", "admin")
                 .build())
         .create();
-    client.resource(withSecret(host("sshhost", "qemu+ssh://root@127.0.0.1:1/system"), "wrong-keys")).create();
+    client
+        .resource(withSecret(host("sshhost", "qemu+ssh://root@127.0.0.1:1/system"), "wrong-keys"))
+        .create();
 
     Condition ready = awaitReadyCondition("sshhost", "False");
 
@@ -164,10 +171,14 @@ class HostIT {
     client.resource(host("maint", "test:///default")).create();
     awaitReady("maint");
 
-    client.resources(Host.class).withName("maint").edit(h -> {
-      h.getSpec().setMaintenance(true);
-      return h;
-    });
+    client
+        .resources(Host.class)
+        .withName("maint")
+        .edit(
+            h -> {
+              h.getSpec().setMaintenance(true);
+              return h;
+            });
 
     await()
         .atMost(TIMEOUT)

@@ -50,7 +50,9 @@ class RealHostsE2E {
   @AfterEach
   void cleanUp() {
     client.resources(StorageDomain.class).delete();
-    await().atMost(TIMEOUT).until(() -> client.resources(StorageDomain.class).list().getItems().isEmpty());
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> client.resources(StorageDomain.class).list().getItems().isEmpty());
     client.resources(Host.class).delete();
     await().atMost(TIMEOUT).until(() -> client.resources(Host.class).list().getItems().isEmpty());
   }
@@ -65,7 +67,8 @@ class RealHostsE2E {
       var status = ready.getStatus();
       // The namespaced daemons run on this very machine: they must report its real resources.
       assertThat(status.getCapacity().getCpu()).isEqualTo(onlineCpus());
-      assertThat(status.getCapacity().getMemory().toString()).isEqualTo(numaMemoryKiB() / 1024 + "Mi");
+      assertThat(status.getCapacity().getMemory().toString())
+          .isEqualTo(numaMemoryKiB() / 1024 + "Mi");
       assertThat(status.getFreeMemory()).isNotNull();
       assertThat(status.getHypervisor()).startsWith("QEMU ");
       assertThat(status.getLibvirtVersion()).startsWith("9.");
@@ -124,9 +127,9 @@ class RealHostsE2E {
     try {
       var pool = libvirt.storagePoolLookupByName("bastida-keeper");
       pool.storageVolCreateXML(
-              "<volume><name>web-root.qcow2</name><capacity unit='M'>16</capacity>"
-                  + "<target><format type='qcow2'/></target></volume>",
-              0);
+          "<volume><name>web-root.qcow2</name><capacity unit='M'>16</capacity>"
+              + "<target><format type='qcow2'/></target></volume>",
+          0);
       Path onDisk = testbed.localDirBacking("hA").resolve("keeper/web-root.qcow2");
       assertThat(onDisk).exists();
 
@@ -163,13 +166,17 @@ class RealHostsE2E {
     client.resource(host("host-a", testbed.tcpUri("hA"))).create();
     awaitHostReady("host-a");
 
-    client.resource(nativeNfsDomain("wrong-export", testbed.nfsServer(), "/no-such-export")).create();
+    client
+        .resource(nativeNfsDomain("wrong-export", testbed.nfsServer(), "/no-such-export"))
+        .create();
 
     Condition ready =
         await()
             .atMost(TIMEOUT)
             .until(
-                () -> condition(domain("wrong-export"), "Ready").filter(c -> "False".equals(c.getStatus())),
+                () ->
+                    condition(domain("wrong-export"), "Ready")
+                        .filter(c -> "False".equals(c.getStatus())),
                 Optional::isPresent)
             .orElseThrow();
     assertThat(ready.getReason()).isEqualTo("ExportAccessDenied");
@@ -194,7 +201,11 @@ class RealHostsE2E {
   private StorageDomain awaitDomainReady(String name) {
     await()
         .atMost(TIMEOUT)
-        .until(() -> condition(domain(name), "Ready").filter(c -> "True".equals(c.getStatus())).isPresent());
+        .until(
+            () ->
+                condition(domain(name), "Ready")
+                    .filter(c -> "True".equals(c.getStatus()))
+                    .isPresent());
     return domain(name);
   }
 
@@ -207,7 +218,8 @@ class RealHostsE2E {
     int count = 0;
     for (String range : online.split(",")) {
       String[] bounds = range.split("-");
-      count += bounds.length == 1 ? 1 : Integer.parseInt(bounds[1]) - Integer.parseInt(bounds[0]) + 1;
+      count +=
+          bounds.length == 1 ? 1 : Integer.parseInt(bounds[1]) - Integer.parseInt(bounds[0]) + 1;
     }
     return count;
   }

@@ -24,7 +24,6 @@ public final class RunningOperator implements AutoCloseable {
         new OperatorSettings(
             TestCluster.OPERATOR_NAMESPACE,
             false, // one operator per test class: a lease left by the previous one would stall it
-
             0,
             Duration.ofSeconds(2),
             Duration.ofSeconds(5),

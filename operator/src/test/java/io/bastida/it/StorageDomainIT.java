@@ -30,7 +30,9 @@ import org.libvirt.Connect;
 import org.libvirt.LibvirtException;
 import org.libvirt.StoragePool;
 
-/** StorageDomains on test-driver hosts, reconciled by the real operator against a real API server. */
+/**
+ * StorageDomains on test-driver hosts, reconciled by the real operator against a real API server.
+ */
 class StorageDomainIT {
   private static final Duration TIMEOUT = Duration.ofSeconds(60);
   private static KubernetesClient client;
@@ -54,7 +56,9 @@ class StorageDomainIT {
   @AfterEach
   void cleanUp() {
     client.resources(StorageDomain.class).delete();
-    await().atMost(TIMEOUT).until(() -> client.resources(StorageDomain.class).list().getItems().isEmpty());
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> client.resources(StorageDomain.class).list().getItems().isEmpty());
     client.resources(Host.class).delete();
     await().atMost(TIMEOUT).until(() -> client.resources(Host.class).list().getItems().isEmpty());
   }
@@ -65,7 +69,9 @@ class StorageDomainIT {
     createHost("right", Map.of("storage", "local"));
     createHost("elsewhere", Map.of());
     client
-        .resource(selecting(localDomain("scratch", "/var/lib/bastida-it/scratch"), Map.of("storage", "local")))
+        .resource(
+            selecting(
+                localDomain("scratch", "/var/lib/bastida-it/scratch"), Map.of("storage", "local")))
         .create();
 
     StorageDomain ready = awaitReady("scratch");
@@ -73,7 +79,10 @@ class StorageDomainIT {
     assertThat(ready.getStatus().getAttachedHosts()).isEqualTo("2/2");
     assertThat(ready.getStatus().getType()).isEqualTo("Local");
     assertThat(ready.getStatus().getHosts())
-        .extracting(StorageDomainHostStatus::getHostName, StorageDomainHostStatus::getPool, StorageDomainHostStatus::isAttached)
+        .extracting(
+            StorageDomainHostStatus::getHostName,
+            StorageDomainHostStatus::getPool,
+            StorageDomainHostStatus::isAttached)
         .containsExactly(
             org.assertj.core.groups.Tuple.tuple("left", "bastida-scratch", true),
             org.assertj.core.groups.Tuple.tuple("right", "bastida-scratch", true));
@@ -86,9 +95,7 @@ class StorageDomainIT {
   void hostThatJoinsLaterIsAttachedToo() throws Exception {
     createHost("first", Map.of());
     client.resource(localDomain("growing", "/var/lib/bastida-it/growing")).create();
-    await()
-        .atMost(TIMEOUT)
-        .until(() -> "1/1".equals(attached("growing")));
+    await().atMost(TIMEOUT).until(() -> "1/1".equals(attached("growing")));
 
     createHost("second", Map.of());
 
@@ -98,7 +105,9 @@ class StorageDomainIT {
   @Test
   void noMatchingHostIsReportedAsNotReady() {
     createHost("plain", Map.of());
-    client.resource(selecting(localDomain("orphan", "/srv/orphan"), Map.of("storage", "ssd"))).create();
+    client
+        .resource(selecting(localDomain("orphan", "/srv/orphan"), Map.of("storage", "ssd")))
+        .create();
 
     Condition ready = awaitReadyCondition("orphan", "False");
 
@@ -124,7 +133,8 @@ class StorageDomainIT {
           await()
               .atMost(TIMEOUT)
               .until(
-                  () -> condition(get("keeper"), "Ready").filter(c -> "InUse".equals(c.getReason())),
+                  () ->
+                      condition(get("keeper"), "Ready").filter(c -> "InUse".equals(c.getReason())),
                   Optional::isPresent)
               .orElseThrow();
       assertThat(blocked.getStatus()).isEqualTo("False");
@@ -182,7 +192,9 @@ class StorageDomainIT {
 
   private String attached(String name) {
     StorageDomain domain = get(name);
-    return domain == null || domain.getStatus() == null ? null : domain.getStatus().getAttachedHosts();
+    return domain == null || domain.getStatus() == null
+        ? null
+        : domain.getStatus().getAttachedHosts();
   }
 
   private StorageDomain get(String name) {

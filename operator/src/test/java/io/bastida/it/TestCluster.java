@@ -90,7 +90,12 @@ public final class TestCluster {
       }
       client
           .namespaces()
-          .resource(new NamespaceBuilder().withNewMetadata().withName(OPERATOR_NAMESPACE).endMetadata().build())
+          .resource(
+              new NamespaceBuilder()
+                  .withNewMetadata()
+                  .withName(OPERATOR_NAMESPACE)
+                  .endMetadata()
+                  .build())
           .serverSideApply();
     }
   }

@@ -26,8 +26,7 @@ class ValidationIT {
   @ParameterizedTest(name = "{0}")
   @MethodSource("invalidResources")
   void refusedAtApplyWithAMessageNamingTheField(Path file) throws IOException {
-    String expected =
-        Files.readAllLines(file).get(0).replaceFirst("^# expect: ", "");
+    String expected = Files.readAllLines(file).get(0).replaceFirst("^# expect: ", "");
 
     var result = TestCluster.get().kubectl("apply", "-f", file.toString());
 

@@ -110,8 +110,7 @@ public final class LibvirtConnector implements HypervisorConnector, AutoCloseabl
           "no answer from " + where + " within " + reachTimeout.toSeconds() + "s",
           e);
     } catch (UnknownHostException e) {
-      throw new HypervisorException(
-          Failure.HostUnreachable, "unknown host name " + uri.host(), e);
+      throw new HypervisorException(Failure.HostUnreachable, "unknown host name " + uri.host(), e);
     } catch (IOException e) {
       throw new HypervisorException(
           Failure.HostUnreachable, "cannot reach " + where + ": " + e.getMessage(), e);

@@ -19,18 +19,28 @@ final class LibvirtErrors {
   static Failure failureOf(ErrorNumber code, String message) {
     String text = message.toLowerCase(Locale.ROOT);
     return switch (code) {
-      case VIR_ERR_AUTH_FAILED, VIR_ERR_AUTH_CANCELLED, VIR_ERR_AUTH_UNAVAILABLE,
-          VIR_ERR_ACCESS_DENIED -> Failure.AuthenticationFailed;
-      case VIR_ERR_NO_DOMAIN, VIR_ERR_NO_STORAGE_POOL, VIR_ERR_NO_STORAGE_VOL,
-          VIR_ERR_NO_NETWORK -> Failure.NotFound;
+      case VIR_ERR_AUTH_FAILED,
+          VIR_ERR_AUTH_CANCELLED,
+          VIR_ERR_AUTH_UNAVAILABLE,
+          VIR_ERR_ACCESS_DENIED ->
+          Failure.AuthenticationFailed;
+      case VIR_ERR_NO_DOMAIN, VIR_ERR_NO_STORAGE_POOL, VIR_ERR_NO_STORAGE_VOL, VIR_ERR_NO_NETWORK ->
+          Failure.NotFound;
       case VIR_ERR_INVALID_CONN -> Failure.ConnectionLost;
-      case VIR_ERR_SYSTEM_ERROR, VIR_ERR_NO_CONNECT, VIR_ERR_RPC, VIR_ERR_SSH, VIR_ERR_LIBSSH,
-          VIR_ERR_GNUTLS_ERROR, VIR_ERR_UNKNOWN_HOST -> connectionFailure(text);
+      case VIR_ERR_SYSTEM_ERROR,
+          VIR_ERR_NO_CONNECT,
+          VIR_ERR_RPC,
+          VIR_ERR_SSH,
+          VIR_ERR_LIBSSH,
+          VIR_ERR_GNUTLS_ERROR,
+          VIR_ERR_UNKNOWN_HOST ->
+          connectionFailure(text);
       default -> Failure.OperationFailed;
     };
   }
 
-  // The transport errors all arrive as system errors; their text is the only way to tell them apart.
+  // The transport errors all arrive as system errors; their text is the only way to tell them
+  // apart.
   private static Failure connectionFailure(String text) {
     if (text.contains("host key verification failed")) {
       return Failure.HostKeyVerificationFailed;

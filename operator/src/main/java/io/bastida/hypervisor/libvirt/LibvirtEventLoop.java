@@ -2,14 +2,14 @@ package io.bastida.hypervisor.libvirt;
 
 import org.libvirt.Connect;
 import org.libvirt.Library;
-import org.libvirt.jna.Libvirt;
 import org.libvirt.LibvirtException;
+import org.libvirt.jna.Libvirt;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * libvirt's default event loop, run on one daemon thread, and its process-wide error handler. Keepalive (and so the detection of dead
- * connections) and domain events only work while it runs.
+ * libvirt's default event loop, run on one daemon thread, and its process-wide error handler.
+ * Keepalive (and so the detection of dead connections) and domain events only work while it runs.
  */
 final class LibvirtEventLoop {
   private static final Logger log = LoggerFactory.getLogger(LibvirtEventLoop.class);

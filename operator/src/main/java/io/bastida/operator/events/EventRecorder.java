@@ -12,9 +12,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Emits Kubernetes Events that {@code kubectl describe} shows. Callers emit on transitions only,
- * so no deduplication is needed here. The API server files events of cluster-scoped resources
- * (Hosts, StorageDomains) under the {@code default} namespace, as it does for Nodes.
+ * Emits Kubernetes Events that {@code kubectl describe} shows. Callers emit on transitions only, so
+ * no deduplication is needed here. The API server files events of cluster-scoped resources (Hosts,
+ * StorageDomains) under the {@code default} namespace, as it does for Nodes.
  */
 public final class EventRecorder {
   private static final Logger log = LoggerFactory.getLogger(EventRecorder.class);

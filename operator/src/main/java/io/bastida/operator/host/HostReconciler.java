@@ -53,12 +53,17 @@ public class HostReconciler implements Reconciler<Host> {
   @Override
   public UpdateControl<Host> reconcile(Host host, Context<Host> context) {
     connections.retainOnly(
-        context.getPrimaryCache().list().map(h -> h.getMetadata().getName()).collect(Collectors.toSet()));
+        context
+            .getPrimaryCache()
+            .list()
+            .map(h -> h.getMetadata().getName())
+            .collect(Collectors.toSet()));
 
     HostObservation observation = observe(host);
     HostStatus previous = host.getStatus();
     HostStatus desired =
-        planner.plan(host.getSpec(), previous, observation, host.getSpec().getUri(), clock.instant());
+        planner.plan(
+            host.getSpec(), previous, observation, host.getSpec().getUri(), clock.instant());
     recordReadinessChange(host, previous, desired);
     return statusWriter.update(host, desired).rescheduleAfter(recheckInterval);
   }
@@ -79,7 +84,8 @@ public class HostReconciler implements Reconciler<Host> {
     Optional<Condition> before =
         Optional.ofNullable(previous)
             .flatMap(p -> Conditions.find(p.getConditions(), HostStatusPlanner.READY));
-    Condition after = Conditions.find(desired.getConditions(), HostStatusPlanner.READY).orElseThrow();
+    Condition after =
+        Conditions.find(desired.getConditions(), HostStatusPlanner.READY).orElseThrow();
     boolean changed =
         before.isEmpty()
             || !Objects.equals(before.get().getStatus(), after.getStatus())

@@ -37,7 +37,8 @@ public final class HostStatusPlanner {
     if (observation instanceof HostObservation.Reached reached) {
       NodeFacts facts = reached.facts();
       applyFacts(next, facts, spec.getOvercommit());
-      boolean refresh = previous == null || heartbeatDue(previous, now) || !sameFacts(previous, next);
+      boolean refresh =
+          previous == null || heartbeatDue(previous, now) || !sameFacts(previous, next);
       if (refresh) {
         next.setFreeMemory(
             facts.freeMemoryBytes() == null ? null : mebibytes(facts.freeMemoryBytes()));
@@ -63,7 +64,10 @@ public final class HostStatusPlanner {
               Conditions.of(CONNECTED, false, unreached.reason(), unreached.message()),
               Conditions.of(READY, false, unreached.reason(), unreached.message()),
               Conditions.of(
-                  SCHEDULABLE, false, "HostNotReady", "the host cannot be reached: nothing is placed on it")));
+                  SCHEDULABLE,
+                  false,
+                  "HostNotReady",
+                  "the host cannot be reached: nothing is placed on it")));
     }
     return next;
   }
@@ -71,7 +75,10 @@ public final class HostStatusPlanner {
   private static Condition schedulable(HostSpec spec) {
     return spec.isMaintenance()
         ? Conditions.of(
-            SCHEDULABLE, false, "Maintenance", "spec.maintenance is true: no new VMs are placed here")
+            SCHEDULABLE,
+            false,
+            "Maintenance",
+            "spec.maintenance is true: no new VMs are placed here")
         : Conditions.of(SCHEDULABLE, true, "Schedulable", "new VMs may be placed on this host");
   }
 
@@ -81,7 +88,8 @@ public final class HostStatusPlanner {
   }
 
   private static void applyFacts(HostStatus status, NodeFacts facts, Overcommit overcommit) {
-    double cpuRatio = ratio(overcommit == null ? null : overcommit.getCpu(), Overcommit.DEFAULT_CPU);
+    double cpuRatio =
+        ratio(overcommit == null ? null : overcommit.getCpu(), Overcommit.DEFAULT_CPU);
     double memoryRatio =
         ratio(overcommit == null ? null : overcommit.getMemory(), Overcommit.DEFAULT_MEMORY);
     status.setCapacity(new HostResources(facts.cpus(), mebibytes(facts.memoryBytes())));

@@ -14,8 +14,8 @@ import java.util.Base64;
 import java.util.Map;
 
 /**
- * Turns a Host's spec and its credentials Secret into a {@link ConnectionTarget}. The Secret's
- * keys are chosen by the URI's transport, so material can never be offered to the wrong one.
+ * Turns a Host's spec and its credentials Secret into a {@link ConnectionTarget}. The Secret's keys
+ * are chosen by the URI's transport, so material can never be offered to the wrong one.
  */
 public final class HostTargets {
   private final KubernetesClient client;
@@ -94,7 +94,8 @@ public final class HostTargets {
               new String(required(data, "password", name), StandardCharsets.UTF_8));
       case LOCAL ->
           throw new InvalidTargetException(
-              "SecretInvalid", "a local URI takes no credentials: remove spec.credentialsSecretRef");
+              "SecretInvalid",
+              "a local URI takes no credentials: remove spec.credentialsSecretRef");
     };
   }
 

@@ -9,8 +9,8 @@ import java.time.Clock;
 
 /**
  * The one place status is written. It fills in what every status carries (observed generation,
- * stable condition transition times) and asks for a patch only when something really changed, so
- * a converged resource is never rewritten.
+ * stable condition transition times) and asks for a patch only when something really changed, so a
+ * converged resource is never rewritten.
  */
 public final class StatusWriter {
   private static final ObjectMapper JSON = Serialization.jsonMapper();

@@ -6,7 +6,9 @@ public interface NfsExportProbe {
 
   Result stat(String server, String exportPath);
 
-  /** Sizes, or the reason (a condition reason such as {@code ExportUnreachable}) they are unknown. */
+  /**
+   * Sizes, or the reason (a condition reason such as {@code ExportUnreachable}) they are unknown.
+   */
   record Result(Long capacityBytes, Long availableBytes, String failureReason, String message) {
     public static Result ok(long capacityBytes, long availableBytes) {
       return new Result(capacityBytes, availableBytes, null, null);

@@ -44,8 +44,7 @@ import org.slf4j.LoggerFactory;
  * Native access), reports capacity, and refuses deletion while it holds data.
  */
 @ControllerConfiguration(name = "storagedomain")
-public class StorageDomainReconciler
-    implements Reconciler<StorageDomain>, Cleaner<StorageDomain> {
+public class StorageDomainReconciler implements Reconciler<StorageDomain>, Cleaner<StorageDomain> {
   private static final Logger log = LoggerFactory.getLogger(StorageDomainReconciler.class);
 
   private final HostConnections connections;
@@ -157,11 +156,16 @@ public class StorageDomainReconciler
         log.warn("StorageDomain({}): pool stays defined on {}: {}", name, hostName, e.getMessage());
       }
     }
-    log.info("StorageDomain({}): detached from {} hosts; stored data left as it was", name, volumesByHost.size());
+    log.info(
+        "StorageDomain({}): detached from {} hosts; stored data left as it was",
+        name,
+        volumesByHost.size());
     return DeleteControl.defaultDelete();
   }
 
-  /** Volume names in the pool on that host (none if the pool was never set up), or null if unknown. */
+  /**
+   * Volume names in the pool on that host (none if the pool was never set up), or null if unknown.
+   */
   private List<String> volumesOn(HostView view, String poolName) {
     if (!view.ready()) {
       return null;
@@ -178,14 +182,20 @@ public class StorageDomainReconciler
     Optional<Condition> ready =
         Optional.ofNullable(domain.getStatus())
             .flatMap(s -> Conditions.find(s.getConditions(), StoragePlanner.READY));
-    if (ready.map(c -> blocked.reason().equals(c.getReason()) && blocked.message().equals(c.getMessage())).orElse(false)) {
+    if (ready
+        .map(
+            c -> blocked.reason().equals(c.getReason()) && blocked.message().equals(c.getMessage()))
+        .orElse(false)) {
       return;
     }
     log.warn("StorageDomain({}): {}", domain.getMetadata().getName(), blocked.message());
     events.warning(domain, "DeletionBlocked", blocked.message());
     StorageDomainStatus status =
         domain.getStatus() == null ? new StorageDomainStatus() : domain.getStatus();
-    StorageDomainStatus desired = copyWithReady(status, Conditions.of(StoragePlanner.READY, false, blocked.reason(), blocked.message()));
+    StorageDomainStatus desired =
+        copyWithReady(
+            status,
+            Conditions.of(StoragePlanner.READY, false, blocked.reason(), blocked.message()));
     statusWriter.finish(domain, desired);
     domain.setStatus(desired);
     context.getClient().resource(domain).patchStatus();
@@ -241,7 +251,8 @@ public class StorageDomainReconciler
       log.info("StorageDomain({}): ready: {}", name, after.getMessage());
       events.normal(domain, after.getReason(), after.getMessage());
     } else {
-      log.warn("StorageDomain({}): not ready ({}): {}", name, after.getReason(), after.getMessage());
+      log.warn(
+          "StorageDomain({}): not ready ({}): {}", name, after.getReason(), after.getMessage());
       events.warning(domain, after.getReason(), after.getMessage());
     }
   }

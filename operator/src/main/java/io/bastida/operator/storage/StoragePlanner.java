@@ -85,12 +85,13 @@ public final class StoragePlanner {
     if (spec.getLocal() != null) {
       return "Local";
     }
-    return "NFS/" + (spec.getNfs().getAccess() == null ? NfsAccess.Mount : spec.getNfs().getAccess());
+    return "NFS/"
+        + (spec.getNfs().getAccess() == null ? NfsAccess.Mount : spec.getNfs().getAccess());
   }
 
   /**
-   * The status of a domain given how each selected host fared and, for NFS Native access, what
-   * the operator's own probe of the export found.
+   * The status of a domain given how each selected host fared and, for NFS Native access, what the
+   * operator's own probe of the export found.
    */
   public static StorageDomainStatus status(
       StorageDomainSpec spec, List<Attachment> attachments, NfsExportProbe.Result exportProbe) {
@@ -207,8 +208,13 @@ public final class StoragePlanner {
     return new DeletionDecision.Proceed();
   }
 
-  private static Long sum(List<Attachment> attachments, java.util.function.Function<Attachment, Long> f) {
-    return attachments.stream().map(f).filter(java.util.Objects::nonNull).mapToLong(Long::longValue).sum();
+  private static Long sum(
+      List<Attachment> attachments, java.util.function.Function<Attachment, Long> f) {
+    return attachments.stream()
+        .map(f)
+        .filter(java.util.Objects::nonNull)
+        .mapToLong(Long::longValue)
+        .sum();
   }
 
   private static Quantity mebibytes(Long bytes) {

@@ -65,6 +65,7 @@ class StoragePoolXmlTest {
   }
 
   private static String text(Document doc, String xpath) throws Exception {
-    return (String) XPathFactory.newInstance().newXPath().evaluate(xpath, doc, XPathConstants.STRING);
+    return (String)
+        XPathFactory.newInstance().newXPath().evaluate(xpath, doc, XPathConstants.STRING);
   }
 }

@@ -97,8 +97,16 @@ class HostStatusPlannerTest {
   private static HostObservation reached(long freeMiB) {
     return new HostObservation.Reached(
         new NodeFacts(
-            "h1", "x86_64", "Skylake-Client", 8, 32 * GIB, freeMiB * 1024 * 1024, "9.0.0",
-            "QEMU 7.2.0", 3, 2));
+            "h1",
+            "x86_64",
+            "Skylake-Client",
+            8,
+            32 * GIB,
+            freeMiB * 1024 * 1024,
+            "9.0.0",
+            "QEMU 7.2.0",
+            3,
+            2));
   }
 
   private static Condition condition(HostStatus status, String type) {

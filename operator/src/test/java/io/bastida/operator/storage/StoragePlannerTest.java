@@ -32,14 +32,25 @@ class StoragePlannerTest {
             new HostView("c", Map.of(), false));
     StorageDomainSpec spec = local("/srv");
 
-    assertThat(StoragePlanner.selectedHosts(spec, hosts)).extracting(HostView::name).containsExactly("a", "b", "c");
+    assertThat(StoragePlanner.selectedHosts(spec, hosts))
+        .extracting(HostView::name)
+        .containsExactly("a", "b", "c");
 
     spec.setHostSelector(
         new LabelSelectorBuilder()
-            .addNewMatchExpression().withKey("rack").withOperator("In").withValues("1", "2").endMatchExpression()
-            .addNewMatchExpression().withKey("ssd").withOperator("DoesNotExist").endMatchExpression()
+            .addNewMatchExpression()
+            .withKey("rack")
+            .withOperator("In")
+            .withValues("1", "2")
+            .endMatchExpression()
+            .addNewMatchExpression()
+            .withKey("ssd")
+            .withOperator("DoesNotExist")
+            .endMatchExpression()
             .build());
-    assertThat(StoragePlanner.selectedHosts(spec, hosts)).extracting(HostView::name).containsExactly("b");
+    assertThat(StoragePlanner.selectedHosts(spec, hosts))
+        .extracting(HostView::name)
+        .containsExactly("b");
   }
 
   @Test
@@ -49,7 +60,11 @@ class StoragePlannerTest {
     assertThat(StoragePlanner.poolFor("shared", nfs(NfsAccess.Mount)))
         .contains(
             new PoolDefinition.NetworkFilesystem(
-                "bastida-shared", "10.77.0.10", "/export", "/var/lib/bastida/mnt/shared", List.of()));
+                "bastida-shared",
+                "10.77.0.10",
+                "/export",
+                "/var/lib/bastida/mnt/shared",
+                List.of()));
     assertThat(StoragePlanner.poolFor("shared", nfs(NfsAccess.Native))).isEmpty();
   }
 
@@ -94,14 +109,17 @@ class StoragePlannerTest {
     var hosts = List.of(Attachment.attached("a", null, null, null));
 
     StorageDomainStatus ok =
-        StoragePlanner.status(nfs(NfsAccess.Native), hosts, NfsExportProbe.Result.ok(8 * GIB, 2 * GIB));
+        StoragePlanner.status(
+            nfs(NfsAccess.Native), hosts, NfsExportProbe.Result.ok(8 * GIB, 2 * GIB));
     assertThat(ok.getCapacity().toString()).isEqualTo("8192Mi");
     assertThat(ok.getType()).isEqualTo("NFS/Native");
     assertThat(Conditions.isTrue(ok.getConditions(), "Ready")).isTrue();
 
     StorageDomainStatus unreachable =
         StoragePlanner.status(
-            nfs(NfsAccess.Native), hosts, NfsExportProbe.Result.failed("ExportUnreachable", "no answer"));
+            nfs(NfsAccess.Native),
+            hosts,
+            NfsExportProbe.Result.failed("ExportUnreachable", "no answer"));
     assertThat(Conditions.find(unreachable.getConditions(), "Ready").orElseThrow().getReason())
         .isEqualTo("ExportUnreachable");
   }
