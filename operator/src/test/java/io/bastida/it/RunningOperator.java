@@ -19,7 +19,11 @@ public final class RunningOperator implements AutoCloseable {
   }
 
   public static RunningOperator start(TestCluster cluster) {
-    KubernetesClient client = cluster.newClient();
+    return start(cluster.newClient());
+  }
+
+  /** Runs with the given client's identity (e.g. the operator's ServiceAccount). */
+  public static RunningOperator start(KubernetesClient client) {
     var settings =
         new OperatorSettings(
             TestCluster.OPERATOR_NAMESPACE,

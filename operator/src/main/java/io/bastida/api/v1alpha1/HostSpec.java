@@ -27,9 +27,9 @@ public class HostSpec {
   private String uri;
 
   @JsonPropertyDescription(
-      "Secret with the credentials for the connection: ssh-privatekey (and optionally"
-          + " known_hosts) for qemu+ssh; ca.crt, tls.crt and tls.key for qemu+tls; username and"
-          + " password for SASL.")
+      "Secret with the credentials for the connection: ssh-privatekey for qemu+ssh (host keys"
+          + " are checked against the operator's known_hosts); ca.crt, tls.crt and tls.key for"
+          + " qemu+tls; username and password for SASL over qemu+tcp.")
   private CredentialsSecretReference credentialsSecretRef;
 
   @Default("false")
