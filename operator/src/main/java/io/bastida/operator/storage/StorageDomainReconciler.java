@@ -86,7 +86,7 @@ public class StorageDomainReconciler implements Reconciler<StorageDomain>, Clean
                         .collect(Collectors.toSet()))
             .withOnUpdateFilter(
                 (updated, old) ->
-                    isReady(updated) != isReady(old)
+                    !Objects.equals(readyStatus(updated), readyStatus(old))
                         || !Objects.equals(
                             updated.getMetadata().getLabels(), old.getMetadata().getLabels())
                         || !Objects.equals(updated.getSpec().getUri(), old.getSpec().getUri()))
@@ -116,8 +116,13 @@ public class StorageDomainReconciler implements Reconciler<StorageDomain>, Clean
 
   private Attachment attach(HostView view, Optional<PoolDefinition> pool) {
     String poolName = pool.map(PoolDefinition::name).orElse(null);
+    if (!view.checked()) {
+      return Attachment.failed(
+          view.name(), poolName, StoragePlanner.HOST_PENDING, "the host has not been checked yet");
+    }
     if (!view.ready()) {
-      return Attachment.failed(view.name(), poolName, "HostNotReady", "the host is not Ready");
+      return Attachment.failed(
+          view.name(), poolName, StoragePlanner.HOST_NOT_READY, "the host is not Ready");
     }
     if (pool.isEmpty()) {
       return Attachment.attached(view.name(), null, null, null);
@@ -227,13 +232,31 @@ public class StorageDomainReconciler implements Reconciler<StorageDomain>, Clean
   private List<HostView> hostViews() {
     return hosts
         .list()
-        .map(h -> new HostView(h.getMetadata().getName(), h.getMetadata().getLabels(), isReady(h)))
+        .map(
+            h ->
+                new HostView(
+                    h.getMetadata().getName(),
+                    h.getMetadata().getLabels(),
+                    isChecked(h),
+                    isReady(h)))
         .toList();
   }
 
+  /** The status of the Host's Ready condition, or null before the host was first checked. */
+  private static String readyStatus(Host host) {
+    return host.getStatus() == null
+        ? null
+        : Conditions.find(host.getStatus().getConditions(), HostStatusPlanner.READY)
+            .map(Condition::getStatus)
+            .orElse(null);
+  }
+
+  private static boolean isChecked(Host host) {
+    return readyStatus(host) != null;
+  }
+
   private static boolean isReady(Host host) {
-    return host.getStatus() != null
-        && Conditions.isTrue(host.getStatus().getConditions(), HostStatusPlanner.READY);
+    return Conditions.TRUE.equals(readyStatus(host));
   }
 
   private void recordReadinessChange(StorageDomain domain, StorageDomainStatus desired) {
@@ -250,6 +273,8 @@ public class StorageDomainReconciler implements Reconciler<StorageDomain>, Clean
     if (Conditions.TRUE.equals(after.getStatus())) {
       log.info("StorageDomain({}): ready: {}", name, after.getMessage());
       events.normal(domain, after.getReason(), after.getMessage());
+    } else if (StoragePlanner.WAITING_FOR_HOSTS.equals(after.getReason())) {
+      log.info("StorageDomain({}): {}", name, after.getMessage());
     } else {
       log.warn(
           "StorageDomain({}): not ready ({}): {}", name, after.getReason(), after.getMessage());

@@ -19,14 +19,24 @@ import java.util.stream.Collectors;
  */
 public final class StoragePlanner {
   public static final String READY = "Ready";
+  public static final String HOST_NOT_READY = "HostNotReady";
+  public static final String HOST_PENDING = "HostPending";
+
+  /** Not a problem, only not known yet: no Warning is due. */
+  public static final String WAITING_FOR_HOSTS = "WaitingForHosts";
+
   static final String POOL_PREFIX = "bastida-";
   static final String MOUNT_ROOT = "/var/lib/bastida/mnt/";
   private static final long MIB = 1024 * 1024;
 
   private StoragePlanner() {}
 
-  /** A Host as storage sees it. */
-  public record HostView(String name, Map<String, String> labels, boolean ready) {}
+  /**
+   * A Host as storage sees it.
+   *
+   * @param checked whether the host reconciler has reported on it yet
+   */
+  public record HostView(String name, Map<String, String> labels, boolean checked, boolean ready) {}
 
   /** How a domain fared on one host. */
   public record Attachment(
@@ -138,7 +148,10 @@ public final class StoragePlanner {
       return Conditions.of(READY, false, exportProbe.failureReason(), exportProbe.message());
     }
     List<Attachment> failedOnReadyHosts =
-        all.stream().filter(a -> !a.attached() && !"HostNotReady".equals(a.reason())).toList();
+        all.stream()
+            .filter(a -> !a.attached())
+            .filter(a -> !HOST_NOT_READY.equals(a.reason()) && !HOST_PENDING.equals(a.reason()))
+            .toList();
     if (!failedOnReadyHosts.isEmpty()) {
       return Conditions.of(
           READY,
@@ -147,6 +160,10 @@ public final class StoragePlanner {
           failedOnReadyHosts.stream()
               .map(a -> a.hostName() + ": " + a.message())
               .collect(Collectors.joining("; ")));
+    }
+    if (attached.isEmpty() && all.stream().anyMatch(a -> HOST_PENDING.equals(a.reason()))) {
+      return Conditions.of(
+          READY, false, WAITING_FOR_HOSTS, "the selected hosts have not been checked yet");
     }
     if (attached.isEmpty()) {
       return Conditions.of(READY, false, "NoReadyHosts", "none of the selected hosts is Ready");
@@ -201,7 +218,7 @@ public final class StoragePlanner {
     }
     if (!unknown.isEmpty()) {
       return new DeletionDecision.Blocked(
-          "WaitingForHosts",
+          WAITING_FOR_HOSTS,
           "deletion waits until these hosts can be checked for volumes: "
               + String.join(", ", unknown));
     }

@@ -27,9 +27,9 @@ class StoragePlannerTest {
   void emptySelectorSelectsEveryHostAndLabelsNarrowIt() {
     List<HostView> hosts =
         List.of(
-            new HostView("b", Map.of("rack", "1"), true),
-            new HostView("a", Map.of("rack", "2", "ssd", "yes"), true),
-            new HostView("c", Map.of(), false));
+            new HostView("b", Map.of("rack", "1"), true, true),
+            new HostView("a", Map.of("rack", "2", "ssd", "yes"), true, true),
+            new HostView("c", Map.of(), true, false));
     StorageDomainSpec spec = local("/srv");
 
     assertThat(StoragePlanner.selectedHosts(spec, hosts))
@@ -122,6 +122,20 @@ class StoragePlannerTest {
             NfsExportProbe.Result.failed("ExportUnreachable", "no answer"));
     assertThat(Conditions.find(unreachable.getConditions(), "Ready").orElseThrow().getReason())
         .isEqualTo("ExportUnreachable");
+  }
+
+  @Test
+  void hostsNotCheckedYetMakeTheDomainWaitRatherThanFail() {
+    var pending = Attachment.failed("a", "bastida-x", "HostPending", "not checked yet");
+    var down = Attachment.failed("b", "bastida-x", "HostNotReady", "the host is not Ready");
+
+    var waiting = StoragePlanner.status(local("/srv"), List.of(pending, down), null);
+    assertThat(Conditions.find(waiting.getConditions(), "Ready").orElseThrow().getReason())
+        .isEqualTo("WaitingForHosts");
+
+    var none = StoragePlanner.status(local("/srv"), List.of(down), null);
+    assertThat(Conditions.find(none.getConditions(), "Ready").orElseThrow().getReason())
+        .isEqualTo("NoReadyHosts");
   }
 
   @Test
