@@ -15,7 +15,6 @@ import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.StorageDomainHostStatus;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -158,19 +157,19 @@ class StorageDomainIT {
     createHost("solo", Map.of());
     client.resource(localDomain("fixed", "/srv/fixed")).create();
 
-    assertThatThrownBy(
-            () ->
-                client
-                    .resources(StorageDomain.class)
-                    .withName("fixed")
-                    .edit(
-                        d -> {
-                          d.getSpec().getLocal().setPath("/srv/elsewhere");
-                          return d;
-                        }))
-        .isInstanceOf(KubernetesClientException.class)
-        .hasMessageContaining("spec.local.path")
-        .hasMessageContaining("is immutable");
+    var patch =
+        TestCluster.get()
+            .kubectl(
+                "patch",
+                "storagedomain",
+                "fixed",
+                "--type=merge",
+                "-p",
+                "{\"spec\":{\"local\":{\"path\":\"/srv/elsewhere\"}}}");
+
+    assertThat(patch.exitCode()).isNotZero();
+    assertThat(patch.stderr())
+        .contains("spec.local.path: Invalid value: \"/srv/elsewhere\": is immutable");
   }
 
   private void createHost(String name, Map<String, String> labels) {
