@@ -1,8 +1,10 @@
 package io.bastida.it;
 
+import static io.bastida.it.Resources.awaitCondition;
 import static io.bastida.it.Resources.condition;
 import static io.bastida.it.Resources.eventsFor;
 import static io.bastida.it.Resources.host;
+import static io.bastida.it.Resources.status;
 import static io.bastida.it.Resources.withSecret;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -199,11 +201,6 @@ class HostIT {
   }
 
   private Condition awaitReadyCondition(String name, String status) {
-    return await()
-        .atMost(TIMEOUT)
-        .until(
-            () -> condition(get(name), "Ready").filter(c -> status.equals(c.getStatus())),
-            java.util.Optional::isPresent)
-        .orElseThrow();
+    return awaitCondition(() -> get(name), "Ready", status(status));
   }
 }

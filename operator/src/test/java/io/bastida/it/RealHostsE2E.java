@@ -1,9 +1,11 @@
 package io.bastida.it;
 
-import static io.bastida.it.Resources.condition;
+import static io.bastida.it.Resources.awaitCondition;
 import static io.bastida.it.Resources.host;
 import static io.bastida.it.Resources.localDomain;
 import static io.bastida.it.Resources.nativeNfsDomain;
+import static io.bastida.it.Resources.reason;
+import static io.bastida.it.Resources.status;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -15,7 +17,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -135,15 +136,7 @@ class RealHostsE2E {
 
       client.resources(StorageDomain.class).withName("keeper").delete();
 
-      Condition blocked =
-          await()
-              .atMost(TIMEOUT)
-              .until(
-                  () ->
-                      condition(domain("keeper"), "Ready")
-                          .filter(c -> "InUse".equals(c.getReason())),
-                  Optional::isPresent)
-              .orElseThrow();
+      Condition blocked = awaitCondition(() -> domain("keeper"), "Ready", reason("InUse"));
       assertThat(blocked.getMessage()).contains("host-a: web-root.qcow2");
 
       // An admin moves the disk out of the domain; then the deletion goes through.
@@ -170,15 +163,7 @@ class RealHostsE2E {
         .resource(nativeNfsDomain("wrong-export", testbed.nfsServer(), "/no-such-export"))
         .create();
 
-    Condition ready =
-        await()
-            .atMost(TIMEOUT)
-            .until(
-                () ->
-                    condition(domain("wrong-export"), "Ready")
-                        .filter(c -> "False".equals(c.getStatus())),
-                Optional::isPresent)
-            .orElseThrow();
+    Condition ready = awaitCondition(() -> domain("wrong-export"), "Ready", status("False"));
     assertThat(ready.getReason()).isEqualTo("ExportAccessDenied");
     assertThat(ready.getMessage()).contains("nfs://" + testbed.nfsServer() + "/no-such-export");
   }
@@ -188,24 +173,13 @@ class RealHostsE2E {
   }
 
   private Host awaitHostReady(String name) {
-    await()
-        .atMost(TIMEOUT)
-        .until(
-            () ->
-                condition(client.resources(Host.class).withName(name).get(), "Ready")
-                    .filter(c -> "True".equals(c.getStatus()))
-                    .isPresent());
+    awaitCondition(
+        () -> client.resources(Host.class).withName(name).get(), "Ready", status("True"));
     return client.resources(Host.class).withName(name).get();
   }
 
   private StorageDomain awaitDomainReady(String name) {
-    await()
-        .atMost(TIMEOUT)
-        .until(
-            () ->
-                condition(domain(name), "Ready")
-                    .filter(c -> "True".equals(c.getStatus()))
-                    .isPresent());
+    awaitCondition(() -> domain(name), "Ready", status("True"));
     return domain(name);
   }
 

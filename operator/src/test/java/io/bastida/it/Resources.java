@@ -1,5 +1,7 @@
 package io.bastida.it;
 
+import static org.awaitility.Awaitility.await;
+
 import io.bastida.api.v1alpha1.CredentialsSecretReference;
 import io.bastida.api.v1alpha1.Host;
 import io.bastida.api.v1alpha1.HostSpec;
@@ -9,15 +11,20 @@ import io.bastida.api.v1alpha1.NfsSource;
 import io.bastida.api.v1alpha1.StorageContent;
 import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.StorageDomainSpec;
+import io.bastida.api.v1alpha1.WithConditions;
 import io.bastida.operator.status.Conditions;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
 
 /** Builders and readers for the resources tests create, in the words of the API. */
 public final class Resources {
@@ -72,16 +79,30 @@ public final class Resources {
     return domain;
   }
 
-  public static Optional<Condition> condition(Host host, String type) {
-    return host == null || host.getStatus() == null
+  public static Optional<Condition> condition(
+      CustomResource<?, ? extends WithConditions> resource, String type) {
+    return resource == null || resource.getStatus() == null
         ? Optional.empty()
-        : Conditions.find(host.getStatus().getConditions(), type);
+        : Conditions.find(resource.getStatus().getConditions(), type);
   }
 
-  public static Optional<Condition> condition(StorageDomain domain, String type) {
-    return domain == null || domain.getStatus() == null
-        ? Optional.empty()
-        : Conditions.find(domain.getStatus().getConditions(), type);
+  /** Waits until the resource's condition of that type satisfies {@code until}, and returns it. */
+  public static Condition awaitCondition(
+      Supplier<? extends CustomResource<?, ? extends WithConditions>> resource,
+      String type,
+      Predicate<Condition> until) {
+    return await()
+        .atMost(Duration.ofSeconds(90))
+        .until(() -> condition(resource.get(), type).filter(until), Optional::isPresent)
+        .orElseThrow();
+  }
+
+  public static Predicate<Condition> status(String status) {
+    return c -> status.equals(c.getStatus());
+  }
+
+  public static Predicate<Condition> reason(String reason) {
+    return c -> reason.equals(c.getReason());
   }
 
   /** Events about a resource, wherever they were recorded. */

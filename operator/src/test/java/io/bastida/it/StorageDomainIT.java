@@ -1,10 +1,12 @@
 package io.bastida.it;
 
-import static io.bastida.it.Resources.condition;
+import static io.bastida.it.Resources.awaitCondition;
 import static io.bastida.it.Resources.eventsFor;
 import static io.bastida.it.Resources.host;
 import static io.bastida.it.Resources.localDomain;
+import static io.bastida.it.Resources.reason;
 import static io.bastida.it.Resources.selecting;
+import static io.bastida.it.Resources.status;
 import static io.bastida.it.Resources.withLabels;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -19,7 +21,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -128,14 +129,7 @@ class StorageDomainIT {
 
       client.resources(StorageDomain.class).withName("keeper").delete();
 
-      Condition blocked =
-          await()
-              .atMost(TIMEOUT)
-              .until(
-                  () ->
-                      condition(get("keeper"), "Ready").filter(c -> "InUse".equals(c.getReason())),
-                  Optional::isPresent)
-              .orElseThrow();
+      Condition blocked = awaitCondition(() -> get("keeper"), "Ready", reason("InUse"));
       assertThat(blocked.getStatus()).isEqualTo("False");
       assertThat(blocked.getMessage()).contains("shared: web-root.qcow2");
       assertThat(eventsFor(client, "StorageDomain", "keeper"))
@@ -177,13 +171,8 @@ class StorageDomainIT {
       Path node = nodes.resolve(name + ".xml");
       Files.writeString(node, TestDriverNodes.node(8, 16L * 1024 * 1024));
       client.resource(withLabels(host(name, "test://" + node), labels)).create();
-      await()
-          .atMost(TIMEOUT)
-          .until(
-              () ->
-                  condition(client.resources(Host.class).withName(name).get(), "Ready")
-                      .filter(c -> "True".equals(c.getStatus()))
-                      .isPresent());
+      awaitCondition(
+          () -> client.resources(Host.class).withName(name).get(), "Ready", status("True"));
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
@@ -206,11 +195,6 @@ class StorageDomainIT {
   }
 
   private Condition awaitReadyCondition(String name, String status) {
-    return await()
-        .atMost(TIMEOUT)
-        .until(
-            () -> condition(get(name), "Ready").filter(c -> status.equals(c.getStatus())),
-            Optional::isPresent)
-        .orElseThrow();
+    return awaitCondition(() -> get(name), "Ready", status(status));
   }
 }

@@ -1,5 +1,6 @@
 package io.bastida.operator.events;
 
+import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
@@ -7,6 +8,9 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.time.Clock;
 import java.time.temporal.ChronoUnit;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,6 +32,30 @@ public final class EventRecorder {
   public EventRecorder(KubernetesClient client, Clock clock) {
     this.client = client;
     this.clock = clock;
+  }
+
+  /**
+   * Logs and records a change of a resource's summary condition: a Normal event when it becomes
+   * True, a Warning when it becomes False or Unknown, nothing when neither status nor reason moved
+   * or when the new reason is one of {@code quietReasons} (expected and transient).
+   */
+  public void readinessChanged(
+      HasMetadata resource, Optional<Condition> before, Condition after, Set<String> quietReasons) {
+    if (before.isPresent()
+        && Objects.equals(before.get().getStatus(), after.getStatus())
+        && Objects.equals(before.get().getReason(), after.getReason())) {
+      return;
+    }
+    String who = resource.getKind() + "(" + resource.getMetadata().getName() + ")";
+    if ("True".equals(after.getStatus())) {
+      log.info("{}: {}: {}", who, after.getReason(), after.getMessage());
+      normal(resource, after.getReason(), after.getMessage());
+    } else if (quietReasons.contains(after.getReason())) {
+      log.info("{}: {}: {}", who, after.getReason(), after.getMessage());
+    } else {
+      log.warn("{}: not ready ({}): {}", who, after.getReason(), after.getMessage());
+      warning(resource, after.getReason(), after.getMessage());
+    }
   }
 
   public void normal(HasMetadata resource, String reason, String message) {

@@ -7,24 +7,19 @@ import io.bastida.hypervisor.HypervisorException;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
-import io.fabric8.kubernetes.api.model.Condition;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Collectors;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /** Connects to each Host and reports its health and capacity; rechecks periodically. */
 @ControllerConfiguration(name = "host")
 public class HostReconciler implements Reconciler<Host> {
-  private static final Logger log = LoggerFactory.getLogger(HostReconciler.class);
-
   private final HostConnections connections;
   private final HostTargets targets;
   private final HostStatusPlanner planner;
@@ -81,25 +76,11 @@ public class HostReconciler implements Reconciler<Host> {
   }
 
   private void recordReadinessChange(Host host, HostStatus previous, HostStatus desired) {
-    Optional<Condition> before =
+    events.readinessChanged(
+        host,
         Optional.ofNullable(previous)
-            .flatMap(p -> Conditions.find(p.getConditions(), HostStatusPlanner.READY));
-    Condition after =
-        Conditions.find(desired.getConditions(), HostStatusPlanner.READY).orElseThrow();
-    boolean changed =
-        before.isEmpty()
-            || !Objects.equals(before.get().getStatus(), after.getStatus())
-            || !Objects.equals(before.get().getReason(), after.getReason());
-    if (!changed) {
-      return;
-    }
-    String name = host.getMetadata().getName();
-    if (Conditions.TRUE.equals(after.getStatus())) {
-      log.info("Host({}): ready: {}", name, after.getMessage());
-      events.normal(host, after.getReason(), after.getMessage());
-    } else {
-      log.warn("Host({}): not ready ({}): {}", name, after.getReason(), after.getMessage());
-      events.warning(host, after.getReason(), after.getMessage());
-    }
+            .flatMap(p -> Conditions.find(p.getConditions(), HostStatusPlanner.READY)),
+        Conditions.find(desired.getConditions(), HostStatusPlanner.READY).orElseThrow(),
+        Set.of());
   }
 }

@@ -35,6 +35,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -260,25 +261,11 @@ public class StorageDomainReconciler implements Reconciler<StorageDomain>, Clean
   }
 
   private void recordReadinessChange(StorageDomain domain, StorageDomainStatus desired) {
-    Optional<Condition> before =
+    events.readinessChanged(
+        domain,
         Optional.ofNullable(domain.getStatus())
-            .flatMap(s -> Conditions.find(s.getConditions(), StoragePlanner.READY));
-    Condition after = Conditions.find(desired.getConditions(), StoragePlanner.READY).orElseThrow();
-    if (before.isPresent()
-        && Objects.equals(before.get().getStatus(), after.getStatus())
-        && Objects.equals(before.get().getReason(), after.getReason())) {
-      return;
-    }
-    String name = domain.getMetadata().getName();
-    if (Conditions.TRUE.equals(after.getStatus())) {
-      log.info("StorageDomain({}): ready: {}", name, after.getMessage());
-      events.normal(domain, after.getReason(), after.getMessage());
-    } else if (StoragePlanner.WAITING_FOR_HOSTS.equals(after.getReason())) {
-      log.info("StorageDomain({}): {}", name, after.getMessage());
-    } else {
-      log.warn(
-          "StorageDomain({}): not ready ({}): {}", name, after.getReason(), after.getMessage());
-      events.warning(domain, after.getReason(), after.getMessage());
-    }
+            .flatMap(s -> Conditions.find(s.getConditions(), StoragePlanner.READY)),
+        Conditions.find(desired.getConditions(), StoragePlanner.READY).orElseThrow(),
+        Set.of(StoragePlanner.WAITING_FOR_HOSTS));
   }
 }
