@@ -1,0 +1,61 @@
+package io.bastida.api.v1alpha1;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import java.util.ArrayList;
+import java.util.List;
+
+/** What Bastida observed of a VM. Public fields, like the spec's nested types. */
+public class VirtualMachineStatus implements WithConditions {
+  public Long observedGeneration;
+  public List<Condition> conditions = new ArrayList<>();
+
+  /** A one-word summary for {@code kubectl get} only (Running, Stopped, ...); not a contract. */
+  public String printableStatus;
+
+  /** The Host the VM is placed on; kept until the VM moves. */
+  public String hostName;
+
+  public String domainName;
+  public String domainUUID;
+
+  /** The restartRequestedAt value last acted on. */
+  public String restartedFor;
+
+  public List<InterfaceStatus> interfaces = new ArrayList<>();
+  public List<DiskStatus> disks = new ArrayList<>();
+  public String consoleAddress;
+  public String guestHostname;
+
+  public static class InterfaceStatus {
+    public String name;
+    public String macAddress;
+    public List<String> ipAddresses = new ArrayList<>();
+  }
+
+  public static class DiskStatus {
+    public String name;
+
+    /** Where the disk's bytes are: a path on the host, or an nfs:// URL. */
+    public String source;
+  }
+
+  @Override
+  public Long getObservedGeneration() {
+    return observedGeneration;
+  }
+
+  @Override
+  public void setObservedGeneration(Long observedGeneration) {
+    this.observedGeneration = observedGeneration;
+  }
+
+  @Override
+  public List<Condition> getConditions() {
+    return conditions;
+  }
+
+  @Override
+  public void setConditions(List<Condition> conditions) {
+    this.conditions = conditions;
+  }
+}
