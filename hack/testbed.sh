@@ -6,8 +6,10 @@
 #   hack/testbed.sh status   show what is up
 #   hack/testbed.sh check    quick self test (exit non-zero on failure)
 #
-# Each host is a libvirtd + virtlogd in its own network namespace and private mount namespace
-# (private /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/log/libvirt, /var/cache/libvirt).
+# Each host is a libvirtd + virtlogd + sshd in its own network namespace and private mount
+# namespace (private /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/log/libvirt,
+# /var/cache/libvirt, /run/sshd). sshd lets root in with a key pair generated under $STATE/ssh/,
+# for qemu+ssh:// (the remote side runs virt-ssh-helper against /run/libvirt/libvirt-sock).
 # The NFS server is nfs-ganesha (FSAL VFS) + rpcbind in namespace "bnfs". See
 # /work/shared/docs/testbed.md for the measured facts behind the settings, and
 # hack/testbed/README.md for a short overview.
@@ -29,11 +31,13 @@ NFS_IP=$MGMT_NET.10
 LOCAL_DIR=/var/lib/bastida-local   # per-host private directory (for dir pools)
 MAX_HOSTS=9
 # Private per-host directories: <mount point>:<name under $STATE/hosts/<h>/>
+# (/run/sshd: sshd's privilege separation directory, empty and root-owned)
 LIBVIRT_DIRS=(/etc/libvirt:etc /run/libvirt:run /var/lib/libvirt:lib /var/log/libvirt:log
-              /var/cache/libvirt:cache "$LOCAL_DIR:local")
+              /var/cache/libvirt:cache "$LOCAL_DIR:local" /run/sshd:sshd-empty)
 PACKAGES=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
           qemu-utils qemu-block-extra busybox-static linux-image-amd64 nfs-ganesha
-          nfs-ganesha-vfs rpcbind libnfs-utils iproute2)
+          nfs-ganesha-vfs rpcbind libnfs-utils iproute2 openssh-server openssh-client)
+SSH_DIR_NAME=ssh          # $STATE/ssh: the client key pair, authorized_keys, known_hosts
 
 log() { echo "testbed: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -72,6 +76,7 @@ wait_host() {
 hosts_up() { cat "$STATE/hosts.list" 2>/dev/null || true; }
 sock_uri() { echo "qemu+unix:///system?socket=$STATE/hosts/$1/run/libvirt-sock"; }
 tcp_uri() { echo "qemu+tcp://$(host_ip "$1")/system"; }
+ssh_uri() { echo "qemu+ssh://root@$(host_ip "$1")/system"; }
 
 # --- packages -------------------------------------------------------------------------------
 
@@ -200,20 +205,52 @@ setup_host() {
     "$TEMPLATES/libvirtd.conf.in" >"$hd/etc/libvirtd.conf"
   sed -e "s/@IP@/$ip/g" "$TEMPLATES/qemu.conf.in" >"$hd/etc/qemu.conf"
 
+  # sshd: its own host key and config; root may log in with the testbed's client key only.
+  mkdir -m 700 "$hd/ssh"
+  mkdir -m 755 "$hd/sshd-empty"
+  ssh-keygen -q -t ed25519 -N '' -C "root@$h" -f "$hd/ssh/ssh_host_ed25519_key"
+  sed -e "s/@IP@/$ip/g" -e "s|@DIR@|$hd/ssh|g" -e "s|@AUTHORIZED_KEYS@|$STATE/$SSH_DIR_NAME/authorized_keys|g" \
+    "$TEMPLATES/sshd_config.in" >"$hd/ssh/sshd_config"
+  echo "$ip $(cut -d' ' -f1,2 "$hd/ssh/ssh_host_ed25519_key.pub")" >>"$STATE/$SSH_DIR_NAME/known_hosts"
+
   for entry in "${LIBVIRT_DIRS[@]}"; do make_mountpoint "${entry%%:*}"; done
 }
 
 start_host() {
   local h=$1 hd=$STATE/hosts/$1
   # Daemons run in a private mount namespace inside the host's network namespace; they keep
-  # both alive. libvirtd -d only returns once the daemon has initialised (or failed).
+  # both alive. libvirtd -d only returns once the daemon has initialised (or failed). sshd
+  # shares the mount namespace, so that its sessions see this host's /run/libvirt/libvirt-sock;
+  # it returns once it listens (its PidFile is in $hd/ssh).
   # shellcheck disable=SC2016  # expanded by the inner bash
   ip netns exec "$h" unshare -m --propagation private bash -euc '
     hd=$1; shift
     for entry in "$@"; do mount --bind "$hd/${entry#*:}" "${entry%%:*}"; done
     virtlogd -d -p "$hd/virtlogd.pid"
     libvirtd -d -l -p "$hd/libvirtd.pid"
-  ' _ "$hd" "${LIBVIRT_DIRS[@]}" || die "starting libvirtd on $h failed, see $hd/log/libvirtd.log"
+    /usr/sbin/sshd -f "$hd/ssh/sshd_config" -E "$hd/ssh/sshd.log"
+  ' _ "$hd" "${LIBVIRT_DIRS[@]}" ||
+    die "starting the daemons on $h failed, see $hd/log/libvirtd.log and $hd/ssh/sshd.log"
+}
+
+# The client key pair root logs in with on every host (authorized_keys lists its public key),
+# and a known_hosts file that setup_host fills with each host's key.
+setup_ssh_client() {
+  local sd=$STATE/$SSH_DIR_NAME
+  mkdir -m 700 "$sd"
+  ssh-keygen -q -t ed25519 -N '' -C bastida-testbed -f "$sd/id_ed25519"
+  install -m 600 "$sd/id_ed25519.pub" "$sd/authorized_keys"
+  : >"$sd/known_hosts"
+}
+
+# virsh_with_home HOME_DIR ARGS...: virsh with HOME_DIR bind-mounted (in a private mount
+# namespace) over root's home, so that ssh reads and writes HOME_DIR/.ssh/known_hosts instead of
+# the real one: ssh takes the home directory from the password database, not from $HOME.
+virsh_with_home() {
+  local home; home=$(getent passwd root | cut -d: -f6)
+  # shellcheck disable=SC2016  # expanded by the inner bash
+  unshare -m --propagation private bash -euc 'mount --bind "$1" "$2"; shift 2; exec timeout 20 virsh "$@"' \
+    _ "$1" "$home" "${@:2}"
 }
 
 # --- NFS ------------------------------------------------------------------------------------
@@ -253,6 +290,7 @@ write_env() {
       echo "BASTIDA_E2E_HOST_${h}_IP=$(host_ip "$h")"
       echo "BASTIDA_E2E_HOST_${h}_URI=$(tcp_uri "$h")"
       echo "BASTIDA_E2E_HOST_${h}_SOCKET_URI=$(sock_uri "$h")"   # no quotes needed: no glob in assignments
+      echo "BASTIDA_E2E_HOST_${h}_SSH_URI=$(ssh_uri "$h")"
       echo "BASTIDA_E2E_HOST_${h}_LOCAL_DIR_BACKING=$STATE/hosts/$h/local"
     done
     echo "BASTIDA_E2E_LOCAL_DIR=$LOCAL_DIR"
@@ -262,6 +300,8 @@ write_env() {
     echo "BASTIDA_E2E_NFS_SERVER=$NFS_IP"
     echo "BASTIDA_E2E_NFS_EXPORT=/export"
     echo "BASTIDA_E2E_NFS_DIR=$STATE/nfs-export"
+    echo "BASTIDA_E2E_SSH_PRIVATE_KEY=$STATE/$SSH_DIR_NAME/id_ed25519"
+    echo "BASTIDA_E2E_SSH_KNOWN_HOSTS=$STATE/$SSH_DIR_NAME/known_hosts"
   } >"$STATE/env.tmp"
   mv "$STATE/env.tmp" "$STATE/env"
 }
@@ -275,6 +315,7 @@ healthy() {
   [[ -z $want || "$(hosts_up | xargs)" == "$(host_names "$want" | xargs)" ]] || return 1
   for h in $(hosts_up); do
     alive "$STATE/hosts/$h/libvirtd.pid" && alive "$STATE/hosts/$h/virtlogd.pid" || return 1
+    alive "$STATE/hosts/$h/ssh/sshd.pid" || return 1
     timeout 10 virsh -c "$(sock_uri "$h")" version >/dev/null 2>&1 || return 1
   done
   alive "$STATE/nfs/run/rpcbind.pid" && alive "$STATE/nfs/run/ganesha.pid" || return 1
@@ -299,6 +340,7 @@ cmd_up() {
 
   make_bridge "$MGMT_BR" "$MGMT_NET.254/24"
   make_bridge "$VM_HUB" "$VM_NET.254/24"
+  setup_ssh_client
   setup_nfs
   for h in $(hosts_up); do setup_host "$h"; done
 
@@ -322,6 +364,7 @@ cmd_up() {
   for h in $(hosts_up); do
     wait_host "$h"
     wait_for 30 "libvirtd on $h (tcp)" virsh -c "$(tcp_uri "$h")" version
+    wait_for 10 "sshd on $h" timeout 2 bash -c "</dev/tcp/$(host_ip "$h")/22"
   done
   wait_for 30 "NFS export" nfs-ls "nfs://$NFS_IP/export"
   write_env
@@ -340,6 +383,7 @@ cmd_down() {
     done
     pick "$(pid_of "$STATE/hosts/$h/libvirtd.pid")" libvirtd "$h"
     pick "$(pid_of "$STATE/hosts/$h/virtlogd.pid")" virtlogd "$h"
+    pick "$(pid_of "$STATE/hosts/$h/ssh/sshd.pid")" sshd "$h"
   done
   pick "$(pid_of "$STATE/nfs/run/ganesha.pid")" ganesha "$NFS_NS"
   pick "$(pid_of "$STATE/nfs/run/rpcbind.pid")" rpcbind "$NFS_NS"
@@ -390,7 +434,7 @@ cmd_status() {
   ip -br addr show "$MGMT_BR"
   ip -br addr show "$VM_HUB"
   for h in $(hosts_up); do
-    echo "== $h $(tcp_uri "$h")  libvirtd pid $(pid_of "$STATE/hosts/$h/libvirtd.pid")  virtlogd pid $(pid_of "$STATE/hosts/$h/virtlogd.pid")"
+    echo "== $h $(tcp_uri "$h")  libvirtd pid $(pid_of "$STATE/hosts/$h/libvirtd.pid")  virtlogd pid $(pid_of "$STATE/hosts/$h/virtlogd.pid")  sshd pid $(pid_of "$STATE/hosts/$h/ssh/sshd.pid")"
     timeout 10 virsh -c "$(tcp_uri "$h")" nodeinfo || rc=1
   done
   echo "== NFS nfs://$NFS_IP/export  rpcbind pid $(pid_of "$STATE/nfs/run/rpcbind.pid")  ganesha pid $(pid_of "$STATE/nfs/run/ganesha.pid")"
@@ -409,6 +453,21 @@ cmd_check() {
   other_host_sees() {  # the file exists in host $1's local dir and not in host $2's
     [[ -f $STATE/hosts/$1/local/check.img && ! -e $STATE/hosts/$2/local/check.img ]]
   }
+  # ssh runs with a throwaway home (root's own ~/.ssh/known_hosts is never read or written):
+  # with no known_hosts ($1 empty) or with the given one.
+  local key=$STATE/$SSH_DIR_NAME/id_ed25519 sshhome=$STATE/$SSH_DIR_NAME/check-home
+  virsh_ssh() {  # virsh_ssh KNOWN_HOSTS|'' URI ARGS...
+    rm -rf "$sshhome" && mkdir -p "$sshhome/.ssh" && chmod -R 700 "$sshhome"
+    if [[ -n $1 ]]; then cp "$1" "$sshhome/.ssh/known_hosts"; fi
+    virsh_with_home "$sshhome" -c "${@:2}" </dev/null
+  }
+  unknown_key_refused() {  # strict host key checking with an empty known_hosts must fail
+    local out
+    if out=$(virsh_ssh '' "$(ssh_uri "$1")?keyfile=$key&no_tty=1" version 2>&1); then
+      echo "connected although the host key is unknown"; return 1
+    fi
+    grep -q "Host key verification failed" <<<"$out" || { echo "$out"; return 1; }
+  }
   local hosts
   mapfile -t hosts < <(hosts_up)
   for h in "${hosts[@]}"; do
@@ -420,6 +479,12 @@ cmd_check() {
       try "$other reaches $h over tcp (migration path)" \
         timeout 10 ip netns exec "$other" virsh -c "$(tcp_uri "$h")" version
     fi
+    try "virsh over $(ssh_uri "$h") (keyfile, no_verify=1)" \
+      virsh_ssh '' "$(ssh_uri "$h")?keyfile=$key&no_verify=1" nodeinfo
+    try "virsh over qemu+ssh, host key checked against the testbed's known_hosts" \
+      virsh_ssh "$STATE/$SSH_DIR_NAME/known_hosts" "$(ssh_uri "$h")?keyfile=$key&no_tty=1" nodeinfo
+    try "qemu+ssh refuses an unknown host key" unknown_key_refused "$h"
+    rm -rf "$sshhome"
     uri=$(sock_uri "$h")
     # Leftovers of an interrupted earlier check would make pool-define-as fail.
     virsh -q -c "$uri" pool-destroy $pool >/dev/null 2>&1 || true
@@ -441,7 +506,7 @@ cmd_check() {
   rm -f "$STATE/nfs-export/${probe##*/}"
   try "probe file deleted" bash -c "! nfs-ls nfs://$NFS_IP/export | grep -q '${probe##*/}'"
   if ((fails)); then echo "check: $fails FAILED"; return 1; fi
-  echo "check: OK (${#hosts[@]} hosts over tcp and unix socket, dir pools, NFS via qemu-img)"
+  echo "check: OK (${#hosts[@]} hosts over tcp, ssh and unix socket, dir pools, NFS via qemu-img)"
 }
 
 case ${1:-} in

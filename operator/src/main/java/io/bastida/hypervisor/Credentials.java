@@ -12,11 +12,16 @@ public sealed interface Credentials {
 
   record None() implements Credentials {}
 
-  /** A private key for qemu+ssh. */
-  record SshKey(byte[] privateKey) implements Credentials {
+  /**
+   * A private key for qemu+ssh, and optionally the host keys to trust (known_hosts format); without
+   * them the operator's own known_hosts is used.
+   */
+  record SshKey(byte[] privateKey, byte[] knownHosts) implements Credentials {
     @Override
     public boolean equals(Object o) {
-      return o instanceof SshKey other && Arrays.equals(privateKey, other.privateKey);
+      return o instanceof SshKey other
+          && Arrays.equals(privateKey, other.privateKey)
+          && Arrays.equals(knownHosts, other.knownHosts);
     }
 
     @Override

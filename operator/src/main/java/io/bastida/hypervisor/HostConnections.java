@@ -4,7 +4,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import org.slf4j.Logger;
@@ -46,18 +45,12 @@ public final class HostConnections implements AutoCloseable {
     return slot == null ? Optional.empty() : slot.current();
   }
 
-  /** Closes connections of hosts that no longer exist. */
-  public void retainOnly(Set<String> hostNames) {
-    slots.keySet().stream()
-        .filter(name -> !hostNames.contains(name))
-        .toList()
-        .forEach(
-            name -> {
-              Slot slot = slots.remove(name);
-              if (slot != null) {
-                slot.close();
-              }
-            });
+  /** Closes the host's connection, and with it any ssh process and credential files. */
+  public void forget(String hostName) {
+    Slot slot = slots.remove(hostName);
+    if (slot != null) {
+      slot.close();
+    }
   }
 
   @Override

@@ -26,6 +26,41 @@ public interface Hypervisor extends AutoCloseable {
   /** Stops and undefines the pool; its directory and volumes are left as they are. */
   void forgetPool(String name) throws HypervisorException;
 
+  /** Creates a thin volume in an active pool, or returns the existing one of that name. */
+  VolumeState ensureVolume(String poolName, String volumeName, long capacityBytes, String format)
+      throws HypervisorException;
+
+  Optional<VolumeState> findVolume(String poolName, String volumeName) throws HypervisorException;
+
+  /** Deletes the volume; a volume that is already gone is fine. */
+  void deleteVolume(String poolName, String volumeName) throws HypervisorException;
+
+  Optional<DomainState> findDomain(String name) throws HypervisorException;
+
+  /** All domains of the host, to find those no resource owns. */
+  List<DomainState> listDomains() throws HypervisorException;
+
+  /** Defines (or redefines, keeping the UUID) a persistent domain. */
+  void defineDomain(String xml) throws HypervisorException;
+
+  void startDomain(String name) throws HypervisorException;
+
+  /** Asks the guest to power off (ACPI); returns at once. */
+  void shutdownDomain(String name) throws HypervisorException;
+
+  /** Powers off at once, like pulling the plug. */
+  void destroyDomain(String name) throws HypervisorException;
+
+  void suspendDomain(String name) throws HypervisorException;
+
+  void resumeDomain(String name) throws HypervisorException;
+
+  /**
+   * Removes the domain's definition with its snapshot and checkpoint metadata and NVRAM; a domain
+   * that is already gone is fine. Disks are not touched.
+   */
+  void undefineDomain(String name) throws HypervisorException;
+
   /** Whether the underlying connection is still usable. */
   boolean isAlive();
 

@@ -51,6 +51,20 @@ public record LibvirtUri(
 
   private static final Set<String> DRIVERS = Set.of("qemu", "test");
 
+  /**
+   * Parameters Bastida sets itself from the Host's credentials: taken from a URI they would read
+   * local files, run local commands or skip host key checks.
+   */
+  public static final Set<String> RESERVED_PARAMS =
+      Set.of(
+          "keyfile",
+          "command",
+          "no_verify",
+          "pkipath",
+          "known_hosts",
+          "known_hosts_verify",
+          "sshauth");
+
   public LibvirtUri {
     params = Collections.unmodifiableMap(new LinkedHashMap<>(params));
   }
@@ -97,14 +111,17 @@ public record LibvirtUri(
     if (driver.equals("test") && path.length() < 2) {
       throw new IllegalArgumentException("a test URI names a node: test:///default");
     }
-    return new LibvirtUri(
-        driver,
-        transport,
-        uri.getUserInfo(),
-        host,
-        uri.getPort(),
-        path,
-        parseQuery(uri.getRawQuery()));
+    Map<String, String> params = parseQuery(uri.getRawQuery());
+    for (String reserved : RESERVED_PARAMS) {
+      if (params.containsKey(reserved)) {
+        throw new IllegalArgumentException(
+            "the URI must not set '"
+                + reserved
+                + "': Bastida sets it from spec.credentialsSecretRef and"
+                + " spec.insecureSkipHostKeyVerification");
+      }
+    }
+    return new LibvirtUri(driver, transport, uri.getUserInfo(), host, uri.getPort(), path, params);
   }
 
   private static Transport transportOf(String suffix) {

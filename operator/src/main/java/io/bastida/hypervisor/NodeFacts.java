@@ -11,6 +11,8 @@ package io.bastida.hypervisor;
  * @param cpuModel host CPU model from the capabilities, e.g. {@code Skylake-Client-IBRS}
  * @param domains all defined domains, running or not
  * @param runningDomains active domains
+ * @param domainType the best domain type for guests: {@code kvm} where available, else {@code qemu}
+ *     (software emulation), or the driver's own ({@code test})
  */
 public record NodeFacts(
     String hostname,
@@ -22,4 +24,5 @@ public record NodeFacts(
     String libvirtVersion,
     String hypervisor,
     int domains,
-    int runningDomains) {}
+    int runningDomains,
+    String domainType) {}

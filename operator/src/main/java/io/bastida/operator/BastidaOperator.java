@@ -9,6 +9,7 @@ import io.bastida.operator.host.HostTargets;
 import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.storage.NativeNfsExportProbe;
 import io.bastida.operator.storage.StorageDomainReconciler;
+import io.bastida.operator.vm.VirtualMachineReconciler;
 import io.bastida.storage.nfs.NfsProbe;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -67,6 +68,9 @@ public final class BastidaOperator implements AutoCloseable {
             statusWriter,
             events,
             settings.storageRecheckInterval()));
+    operator.register(
+        new VirtualMachineReconciler(
+            connections, targets, statusWriter, events, clock, settings.vmRecheckInterval()));
     health =
         settings.healthPort() > 0
             ? new HealthEndpoint(settings.healthPort(), operator.getRuntimeInfo())

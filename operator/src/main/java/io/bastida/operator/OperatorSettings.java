@@ -17,6 +17,7 @@ public record OperatorSettings(
     Duration hostRecheckInterval,
     Duration hostHeartbeatInterval,
     Duration storageRecheckInterval,
+    Duration vmRecheckInterval,
     Duration hostReachTimeout) {
 
   public static final String LEASE_NAME = "bastida-operator";
@@ -29,6 +30,7 @@ public record OperatorSettings(
         seconds(env, "BASTIDA_HOST_RECHECK_SECONDS", 30),
         seconds(env, "BASTIDA_HOST_HEARTBEAT_SECONDS", 60),
         seconds(env, "BASTIDA_STORAGE_RECHECK_SECONDS", 60),
+        seconds(env, "BASTIDA_VM_RECHECK_SECONDS", 15),
         seconds(env, "BASTIDA_HOST_REACH_TIMEOUT_SECONDS", 5));
   }
 

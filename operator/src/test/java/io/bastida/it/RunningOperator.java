@@ -32,6 +32,7 @@ public final class RunningOperator implements AutoCloseable {
             Duration.ofSeconds(2),
             Duration.ofSeconds(5),
             Duration.ofSeconds(3),
+            Duration.ofSeconds(2),
             Duration.ofSeconds(2));
     try {
       BastidaOperator operator = new BastidaOperator(client, settings, Clock.systemUTC());

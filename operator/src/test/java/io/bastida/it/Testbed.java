@@ -52,6 +52,24 @@ public final class Testbed {
     return value("BASTIDA_E2E_HOST_" + host + "_SOCKET_URI");
   }
 
+  /**
+   * {@code qemu+ssh://root@<ip>/system}: the host's sshd, which lets root in with {@link
+   * #sshPrivateKey()}.
+   */
+  public String sshUri(String host) {
+    return value("BASTIDA_E2E_HOST_" + host + "_SSH_URI");
+  }
+
+  /** The private key (OpenSSH format, no passphrase) authorized for root on every host. */
+  public Path sshPrivateKey() {
+    return Path.of(value("BASTIDA_E2E_SSH_PRIVATE_KEY"));
+  }
+
+  /** A known_hosts file listing every host's SSH host key. */
+  public Path sshKnownHosts() {
+    return Path.of(value("BASTIDA_E2E_SSH_KNOWN_HOSTS"));
+  }
+
   /** Where the host's private {@link #localDir()} really lives, seen from this namespace. */
   public Path localDirBacking(String host) {
     return Path.of(value("BASTIDA_E2E_HOST_" + host + "_LOCAL_DIR_BACKING"));

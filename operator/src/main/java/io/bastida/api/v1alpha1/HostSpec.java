@@ -21,15 +21,22 @@ public class HostSpec {
       message =
           "must be a libvirt URI of the form scheme://[user@]host[:port]/path[?parameters]"
               + " (for example qemu+tcp://10.0.0.5/system or qemu:///system)")
+  @ValidationRule(
+      value =
+          "!self.matches('[?&](keyfile|command|no_verify|pkipath|known_hosts|known_hosts_verify"
+              + "|sshauth)=')",
+      message =
+          "must not set keyfile, command, no_verify, pkipath, known_hosts or sshauth: Bastida sets"
+              + " them from spec.credentialsSecretRef and spec.insecureSkipHostKeyVerification")
   @JsonPropertyDescription(
       "libvirt connection URI, e.g. qemu+ssh://root@host1/system, qemu+tls://host1/system,"
           + " qemu:///system or test:///default.")
   private String uri;
 
   @JsonPropertyDescription(
-      "Secret with the credentials for the connection: ssh-privatekey for qemu+ssh (host keys"
-          + " are checked against the operator's known_hosts); ca.crt, tls.crt and tls.key for"
-          + " qemu+tls; username and password for SASL over qemu+tcp.")
+      "Secret with the credentials for the connection: ssh-privatekey for qemu+ssh, with"
+          + " known_hosts to trust (else the operator's own known_hosts is used); ca.crt, tls.crt"
+          + " and tls.key for qemu+tls; username and password for SASL over qemu+tcp.")
   private CredentialsSecretReference credentialsSecretRef;
 
   @Default("false")

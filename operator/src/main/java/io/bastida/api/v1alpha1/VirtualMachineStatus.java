@@ -21,6 +21,12 @@ public class VirtualMachineStatus implements WithConditions {
   /** The restartRequestedAt value last acted on. */
   public String restartedFor;
 
+  /** When Bastida last started the domain; unset until it first did. */
+  public String lastStartedAt;
+
+  /** When Bastida asked the guest to shut down; the grace period runs from here. */
+  public String stopRequestedAt;
+
   public List<InterfaceStatus> interfaces = new ArrayList<>();
   public List<DiskStatus> disks = new ArrayList<>();
   public String consoleAddress;

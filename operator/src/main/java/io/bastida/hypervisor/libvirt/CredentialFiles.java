@@ -44,6 +44,32 @@ final class CredentialFiles implements AutoCloseable {
     return file;
   }
 
+  /**
+   * An ssh wrapper that trusts exactly the given known_hosts file: libvirt's ssh transport has no
+   * parameter for one, but it runs whatever {@code command} names.
+   */
+  static Path sshWrapper(Path directory, String knownHostsFile) throws IOException {
+    String strict = knownHostsFile.equals("/dev/null") ? "no" : "yes";
+    String script =
+        "#!/bin/sh\n"
+            + "exec ssh -o UserKnownHostsFile="
+            + quote(knownHostsFile)
+            + " -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking="
+            + strict
+            + " \"$@\"\n";
+    Path file =
+        Files.createFile(
+            directory.resolve("ssh"),
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    Files.writeString(file, script);
+    return file;
+  }
+
+  // Paths here are ours (a temp dir), but quote them anyway for the shell.
+  private static String quote(String path) {
+    return "'" + path.replace("'", "'\\''") + "'";
+  }
+
   static void deleteRecursively(Path directory) {
     try (Stream<Path> paths = Files.walk(directory)) {
       paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

@@ -54,6 +54,19 @@ public final class LibvirtConnector implements HypervisorConnector, AutoCloseabl
         privateDir = credentialFiles.newDirectory(hostName);
         Path keyFile = CredentialFiles.writePrivate(privateDir, "id", key.privateKey());
         effective = effective.withParam("keyfile", keyFile.toString());
+        String knownHosts = null;
+        if (target.insecureSkipHostKeyVerification()) {
+          // Never let an unverified key land in the operator's known_hosts for later Hosts.
+          knownHosts = "/dev/null";
+        } else if (key.knownHosts() != null) {
+          knownHosts =
+              CredentialFiles.writePrivate(privateDir, "known_hosts", key.knownHosts()).toString();
+        }
+        if (knownHosts != null) {
+          effective =
+              effective.withParam(
+                  "command", CredentialFiles.sshWrapper(privateDir, knownHosts).toString());
+        }
       } else if (credentials instanceof Credentials.TlsMaterial tls) {
         // libvirt looks for these exact file names in pkipath.
         privateDir = credentialFiles.newDirectory(hostName);

@@ -1,12 +1,15 @@
 package io.bastida.hypervisor.libvirt;
 
+import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.hypervisor.NodeFacts;
 import io.bastida.hypervisor.PoolDefinition;
 import io.bastida.hypervisor.PoolState;
+import io.bastida.hypervisor.VolumeState;
 import java.io.StringReader;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
@@ -14,11 +17,13 @@ import javax.xml.XMLConstants;
 import javax.xml.parsers.DocumentBuilderFactory;
 import javax.xml.xpath.XPathFactory;
 import org.libvirt.Connect;
+import org.libvirt.Domain;
 import org.libvirt.Error.ErrorNumber;
 import org.libvirt.LibvirtException;
 import org.libvirt.StoragePool;
 import org.libvirt.StoragePoolInfo;
 import org.libvirt.StoragePoolInfo.StoragePoolState;
+import org.libvirt.StorageVol;
 import org.w3c.dom.Document;
 import org.xml.sax.InputSource;
 
@@ -54,7 +59,8 @@ final class LibvirtHypervisor implements Hypervisor {
           versionString(connect.getLibVirVersion()),
           connect.getType() + " " + versionString(connect.getVersion()),
           running + connect.numOfDefinedDomains(),
-          running);
+          running,
+          preferredDomainType(capabilities));
     } catch (LibvirtException e) {
       throw LibvirtErrors.classify("read node facts of " + hostName, e);
     } catch (Exception e) {
@@ -63,6 +69,29 @@ final class LibvirtHypervisor implements Hypervisor {
           "cannot read capabilities of " + hostName + ": " + e.getMessage(),
           e);
     }
+  }
+
+  /** kvm where the host has it, else qemu (TCG), else whatever the driver offers (test). */
+  private static String preferredDomainType(Document capabilities) throws Exception {
+    var nodes =
+        (org.w3c.dom.NodeList)
+            XPathFactory.newInstance()
+                .newXPath()
+                .evaluate(
+                    "/capabilities/guest[arch/@name='x86_64']/arch/domain/@type",
+                    capabilities,
+                    javax.xml.xpath.XPathConstants.NODESET);
+    List<String> types = new ArrayList<>();
+    for (int i = 0; i < nodes.getLength(); i++) {
+      types.add(nodes.item(i).getNodeValue());
+    }
+    if (types.contains("kvm")) {
+      return "kvm";
+    }
+    if (types.contains("qemu")) {
+      return "qemu";
+    }
+    return types.isEmpty() ? "qemu" : types.get(0);
   }
 
   private Long freeMemory() {
@@ -139,6 +168,132 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public VolumeState ensureVolume(
+      String poolName, String volumeName, long capacityBytes, String format)
+      throws HypervisorException {
+    try {
+      StoragePool pool = connect.storagePoolLookupByName(poolName);
+      StorageVol existing = lookupVolume(pool, volumeName);
+      StorageVol volume =
+          existing != null
+              ? existing
+              : pool.storageVolCreateXML(
+                  StorageVolumeXml.render(volumeName, capacityBytes, format), 0);
+      return new VolumeState(poolName, volumeName, volume.getPath(), volume.getInfo().capacity);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("create volume " + volumeName + " in pool " + poolName, e);
+    }
+  }
+
+  @Override
+  public Optional<VolumeState> findVolume(String poolName, String volumeName)
+      throws HypervisorException {
+    try {
+      StoragePool pool = lookupPool(poolName);
+      StorageVol volume = pool == null ? null : lookupVolume(pool, volumeName);
+      return volume == null
+          ? Optional.empty()
+          : Optional.of(
+              new VolumeState(poolName, volumeName, volume.getPath(), volume.getInfo().capacity));
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("look up volume " + volumeName + " in pool " + poolName, e);
+    }
+  }
+
+  @Override
+  public void deleteVolume(String poolName, String volumeName) throws HypervisorException {
+    try {
+      StoragePool pool = lookupPool(poolName);
+      StorageVol volume = pool == null ? null : lookupVolume(pool, volumeName);
+      if (volume != null) {
+        volume.delete(0);
+      }
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("delete volume " + volumeName + " in pool " + poolName, e);
+    }
+  }
+
+  @Override
+  public Optional<DomainState> findDomain(String name) throws HypervisorException {
+    try {
+      Domain domain = lookupDomain(name);
+      return domain == null ? Optional.empty() : Optional.of(stateOf(domain));
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("look up domain " + name, e);
+    }
+  }
+
+  @Override
+  public List<DomainState> listDomains() throws HypervisorException {
+    try {
+      List<DomainState> states = new ArrayList<>();
+      for (Domain domain : connect.listAllDomains(0)) {
+        states.add(stateOf(domain));
+      }
+      return states;
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("list domains of " + hostName, e);
+    }
+  }
+
+  @Override
+  public void defineDomain(String xml) throws HypervisorException {
+    try {
+      connect.domainDefineXML(xml);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("define domain", e);
+    }
+  }
+
+  @Override
+  public void startDomain(String name) throws HypervisorException {
+    onDomain(name, "start", Domain::create);
+  }
+
+  @Override
+  public void shutdownDomain(String name) throws HypervisorException {
+    onDomain(name, "shut down", Domain::shutdown);
+  }
+
+  @Override
+  public void destroyDomain(String name) throws HypervisorException {
+    onDomain(name, "destroy", Domain::destroy);
+  }
+
+  @Override
+  public void suspendDomain(String name) throws HypervisorException {
+    onDomain(name, "pause", Domain::suspend);
+  }
+
+  @Override
+  public void resumeDomain(String name) throws HypervisorException {
+    onDomain(name, "resume", Domain::resume);
+  }
+
+  @Override
+  public void undefineDomain(String name) throws HypervisorException {
+    try {
+      Domain domain = lookupDomain(name);
+      if (domain == null) {
+        return;
+      }
+      try {
+        domain.undefine(UNDEFINE_ALL_METADATA);
+      } catch (LibvirtException e) {
+        if (e.getError() == null
+            || (e.getError().getCode() != ErrorNumber.VIR_ERR_INVALID_ARG
+                && e.getError().getCode() != ErrorNumber.VIR_ERR_NO_SUPPORT)) {
+          throw e;
+        }
+        // Drivers without NVRAM or checkpoints (the test driver) refuse those flags.
+        domain.undefine(UNDEFINE_SNAPSHOT_METADATA);
+      }
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("undefine domain " + name, e);
+    }
+  }
+
+  @Override
   public boolean isAlive() {
     if (closed) {
       return false;
@@ -164,6 +319,61 @@ final class LibvirtHypervisor implements Hypervisor {
     if (credentialDir != null) {
       CredentialFiles.deleteRecursively(credentialDir);
     }
+  }
+
+  // VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | SNAPSHOTS_METADATA, then NVRAM | CHECKPOINTS_METADATA
+  private static final int UNDEFINE_SNAPSHOT_METADATA = 1 | 2;
+  private static final int UNDEFINE_ALL_METADATA = UNDEFINE_SNAPSHOT_METADATA | 4 | 32;
+
+  private interface DomainAction {
+    void apply(Domain domain) throws LibvirtException;
+  }
+
+  private void onDomain(String name, String action, DomainAction call) throws HypervisorException {
+    try {
+      Domain domain = lookupDomain(name);
+      if (domain == null) {
+        throw new HypervisorException(
+            HypervisorException.Failure.NotFound,
+            "domain " + name + " does not exist on " + hostName);
+      }
+      call.apply(domain);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify(action + " domain " + name, e);
+    }
+  }
+
+  private Domain lookupDomain(String name) throws LibvirtException {
+    try {
+      return connect.domainLookupByName(name);
+    } catch (LibvirtException e) {
+      if (e.getError() != null && e.getError().getCode() == ErrorNumber.VIR_ERR_NO_DOMAIN) {
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  private static StorageVol lookupVolume(StoragePool pool, String name) throws LibvirtException {
+    try {
+      return pool.storageVolLookupByName(name);
+    } catch (LibvirtException e) {
+      if (e.getError() != null && e.getError().getCode() == ErrorNumber.VIR_ERR_NO_STORAGE_VOL) {
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  private static DomainState stateOf(Domain domain) throws LibvirtException {
+    var power = DomainStates.of(domain);
+    // VIR_DOMAIN_XML_INACTIVE: the persistent definition, not the live one.
+    return new DomainState(
+        domain.getName(),
+        domain.getUUIDString(),
+        power.power(),
+        power.failed(),
+        domain.getXMLDesc(2));
   }
 
   private StoragePool lookupPool(String name) throws LibvirtException {

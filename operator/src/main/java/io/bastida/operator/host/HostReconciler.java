@@ -7,19 +7,20 @@ import io.bastida.hypervisor.HypervisorException;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
+import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
-import java.util.stream.Collectors;
 
 /** Connects to each Host and reports its health and capacity; rechecks periodically. */
 @ControllerConfiguration(name = "host")
-public class HostReconciler implements Reconciler<Host> {
+public class HostReconciler implements Reconciler<Host>, Cleaner<Host> {
   private final HostConnections connections;
   private final HostTargets targets;
   private final HostStatusPlanner planner;
@@ -47,13 +48,6 @@ public class HostReconciler implements Reconciler<Host> {
 
   @Override
   public UpdateControl<Host> reconcile(Host host, Context<Host> context) {
-    connections.retainOnly(
-        context
-            .getPrimaryCache()
-            .list()
-            .map(h -> h.getMetadata().getName())
-            .collect(Collectors.toSet()));
-
     HostObservation observation = observe(host);
     HostStatus previous = host.getStatus();
     HostStatus desired =
@@ -61,6 +55,16 @@ public class HostReconciler implements Reconciler<Host> {
             host.getSpec(), previous, observation, host.getSpec().getUri(), clock.instant());
     recordReadinessChange(host, previous, desired);
     return statusWriter.update(host, desired).rescheduleAfter(recheckInterval);
+  }
+
+  /**
+   * The connection holds state outside Kubernetes (an ssh process, credential files): it goes with
+   * the Host.
+   */
+  @Override
+  public DeleteControl cleanup(Host host, Context<Host> context) {
+    connections.forget(host.getMetadata().getName());
+    return DeleteControl.defaultDelete();
   }
 
   private HostObservation observe(Host host) {

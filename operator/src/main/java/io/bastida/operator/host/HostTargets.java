@@ -82,7 +82,9 @@ public final class HostTargets {
     Map<String, String> data = secret.getData() == null ? Map.of() : secret.getData();
     String name = ref.getName();
     return switch (transport) {
-      case SSH -> new Credentials.SshKey(required(data, "ssh-privatekey", name));
+      case SSH ->
+          new Credentials.SshKey(
+              required(data, "ssh-privatekey", name), optional(data, "known_hosts"));
       case TLS ->
           new Credentials.TlsMaterial(
               required(data, "ca.crt", name),
@@ -97,6 +99,11 @@ public final class HostTargets {
               "SecretInvalid",
               "a local URI takes no credentials: remove spec.credentialsSecretRef");
     };
+  }
+
+  private static byte[] optional(Map<String, String> data, String key) {
+    String value = data.get(key);
+    return value == null || value.isEmpty() ? null : Base64.getDecoder().decode(value);
   }
 
   private static byte[] required(Map<String, String> data, String key, String secretName)

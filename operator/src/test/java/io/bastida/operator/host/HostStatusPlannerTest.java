@@ -106,7 +106,8 @@ class HostStatusPlannerTest {
             "9.0.0",
             "QEMU 7.2.0",
             3,
-            2));
+            2,
+            "kvm"));
   }
 
   private static Condition condition(HostStatus status, String type) {

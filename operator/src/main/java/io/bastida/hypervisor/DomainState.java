@@ -1,0 +1,22 @@
+package io.bastida.hypervisor;
+
+/**
+ * A domain as its host reports it.
+ *
+ * @param xml the persistent definition (inactive XML), for reading back what was defined
+ */
+public record DomainState(String name, String uuid, Power power, boolean failed, String xml) {
+
+  /** What the VM is doing. */
+  public enum Power {
+    Running,
+    Paused,
+    ShuttingDown,
+    Off
+  }
+
+  /** Off after a crash or a failure to start, rather than a shutdown or a destroy. */
+  public boolean stoppedByFailure() {
+    return power == Power.Off && failed;
+  }
+}

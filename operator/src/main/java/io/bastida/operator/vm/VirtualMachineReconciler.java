@@ -1,0 +1,661 @@
+package io.bastida.operator.vm;
+
+import io.bastida.api.v1alpha1.Host;
+import io.bastida.api.v1alpha1.NfsAccess;
+import io.bastida.api.v1alpha1.RunStrategy;
+import io.bastida.api.v1alpha1.StorageContent;
+import io.bastida.api.v1alpha1.StorageDomain;
+import io.bastida.api.v1alpha1.VirtualMachine;
+import io.bastida.api.v1alpha1.VirtualMachineSpec;
+import io.bastida.api.v1alpha1.VirtualMachineStatus;
+import io.bastida.hypervisor.DomainState;
+import io.bastida.hypervisor.DomainState.Power;
+import io.bastida.hypervisor.HostConnections;
+import io.bastida.hypervisor.Hypervisor;
+import io.bastida.hypervisor.HypervisorException;
+import io.bastida.operator.events.EventRecorder;
+import io.bastida.operator.host.HostStatusPlanner;
+import io.bastida.operator.host.HostTargets;
+import io.bastida.operator.status.Conditions;
+import io.bastida.operator.status.StatusWriter;
+import io.bastida.operator.storage.StoragePlanner;
+import io.bastida.operator.vm.PowerPlanner.Action;
+import io.bastida.operator.vm.domain.DomainPlan;
+import io.bastida.operator.vm.domain.DomainXml;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Places each VirtualMachine on a Host, provisions its disks, defines its libvirt domain and keeps
+ * it in the declared power state. Each pass does at most one step and records it before the next,
+ * so an operator killed at any point resumes where it was: the host choice is written to status
+ * before anything is created there, and the domain's name and UUID derive from the resource.
+ */
+@ControllerConfiguration(name = "virtualmachine")
+public class VirtualMachineReconciler
+    implements Reconciler<VirtualMachine>, Cleaner<VirtualMachine> {
+  private static final Logger log = LoggerFactory.getLogger(VirtualMachineReconciler.class);
+  private static final Duration SOON = Duration.ofSeconds(2);
+
+  private final HostConnections connections;
+  private final HostTargets targets;
+  private final StatusWriter statusWriter;
+  private final EventRecorder events;
+  private final Clock clock;
+  private final Duration recheckInterval;
+  private InformerEventSource<Host, VirtualMachine> hosts;
+  private InformerEventSource<StorageDomain, VirtualMachine> storageDomains;
+
+  public VirtualMachineReconciler(
+      HostConnections connections,
+      HostTargets targets,
+      StatusWriter statusWriter,
+      EventRecorder events,
+      Clock clock,
+      Duration recheckInterval) {
+    this.connections = connections;
+    this.targets = targets;
+    this.statusWriter = statusWriter;
+    this.events = events;
+    this.clock = clock;
+    this.recheckInterval = recheckInterval;
+  }
+
+  @Override
+  public List<EventSource<?, VirtualMachine>> prepareEventSources(
+      EventSourceContext<VirtualMachine> context) {
+    // A Host or StorageDomain that changes may unblock any VM waiting for one.
+    hosts =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(Host.class, VirtualMachine.class)
+                .withSecondaryToPrimaryMapper(h -> allVms(context))
+                .withOnUpdateFilter(
+                    (updated, old) ->
+                        !Objects.equals(readyStatus(updated), readyStatus(old))
+                            || updated.getSpec().isMaintenance() != old.getSpec().isMaintenance())
+                .build(),
+            context);
+    storageDomains =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(StorageDomain.class, VirtualMachine.class)
+                .withSecondaryToPrimaryMapper(d -> allVms(context))
+                .build(),
+            context);
+    return List.of(hosts, storageDomains);
+  }
+
+  private static Set<ResourceID> allVms(EventSourceContext<VirtualMachine> context) {
+    return context
+        .getPrimaryCache()
+        .list()
+        .map(ResourceID::fromResource)
+        .collect(Collectors.toSet());
+  }
+
+  @Override
+  public UpdateControl<VirtualMachine> reconcile(
+      VirtualMachine vm, Context<VirtualMachine> context) {
+    VirtualMachineStatus status = carriedOver(vm.getStatus());
+    String namespace = vm.getMetadata().getNamespace();
+    String name = vm.getMetadata().getName();
+    status.domainName = VmIdentity.domainName(namespace, name);
+    status.domainUUID = VmIdentity.domainUuid(vm.getMetadata().getUid()).toString();
+    status.interfaces = interfaceStatuses(vm);
+
+    if (status.hostName == null) {
+      return place(vm, status, context);
+    }
+    Optional<Host> host = hosts.get(new ResourceID(status.hostName));
+    if (host.isEmpty() || !Conditions.TRUE.equals(readyStatus(host.get()))) {
+      return record(
+          vm,
+          blocked(status, "HostNotReady", "host " + status.hostName + " is not Ready", "Unknown"),
+          recheckInterval);
+    }
+    try {
+      Hypervisor hypervisor = connections.get(status.hostName, targets.targetFor(host.get()));
+      return converge(vm, status, hypervisor);
+    } catch (HostTargets.InvalidTargetException e) {
+      return record(
+          vm, blocked(status, "HostNotReady", e.getMessage(), "Unknown"), recheckInterval);
+    } catch (ProvisioningException e) {
+      return record(vm, blocked(status, e.reason, e.getMessage(), "False"), recheckInterval);
+    } catch (HypervisorException e) {
+      String reason = e.isConnectionFailure() ? "HostNotReady" : "DomainOperationFailed";
+      return record(vm, blocked(status, reason, e.getMessage(), "Unknown"), recheckInterval);
+    }
+  }
+
+  private UpdateControl<VirtualMachine> place(
+      VirtualMachine vm, VirtualMachineStatus status, Context<VirtualMachine> context) {
+    var request =
+        VmPlanner.placementRequest(
+            vm.getMetadata().getNamespace(), vm.getMetadata().getName(), vm.getSpec());
+    var candidates =
+        hosts
+            .list()
+            .map(
+                h ->
+                    new PlacementPlanner.Candidate(
+                        h.getMetadata().getName(),
+                        h.getMetadata().getLabels(),
+                        Conditions.TRUE.equals(readyStatus(h)),
+                        h.getSpec().isMaintenance(),
+                        h.getStatus() == null || h.getStatus().getAllocatable() == null
+                            ? 0
+                            : h.getStatus().getAllocatable().getCpu(),
+                        h.getStatus() == null || h.getStatus().getAllocatable() == null
+                            ? 0
+                            : VmPlanner.mebibytes(
+                                h.getStatus().getAllocatable().getMemory().toString())))
+            .toList();
+    var placed =
+        context
+            .getPrimaryCache()
+            .list()
+            .filter(other -> other.getStatus() != null && other.getStatus().hostName != null)
+            .map(
+                other ->
+                    new PlacementPlanner.PlacedVm(
+                        other.getMetadata().getNamespace(),
+                        other.getMetadata().getName(),
+                        other.getMetadata().getLabels(),
+                        other.getStatus().hostName,
+                        VmPlanner.vcpus(other.getSpec()),
+                        VmPlanner.memoryMiB(other.getSpec())))
+            .toList();
+    var decision = PlacementPlanner.place(request, candidates, placed);
+    if (decision instanceof PlacementPlanner.Decision.Unschedulable unschedulable) {
+      status.printableStatus = "Unschedulable";
+      status.conditions =
+          List.of(
+              Conditions.of(
+                  VmConditions.SCHEDULED, false, "Unschedulable", unschedulable.message()),
+              Conditions.of(VmConditions.READY, false, "Unschedulable", unschedulable.message()));
+      return record(vm, status, recheckInterval);
+    }
+    // The choice is recorded before anything is created on the host, and kept from then on.
+    status.hostName = ((PlacementPlanner.Decision.Placed) decision).hostName();
+    status.printableStatus = "Provisioning";
+    status.conditions =
+        List.of(
+            Conditions.of(
+                VmConditions.SCHEDULED, true, "Scheduled", "placed on host " + status.hostName),
+            Conditions.of(
+                VmConditions.READY, false, "Provisioning", "creating the VM on its host"));
+    log.info(
+        "VirtualMachine({}/{}): placed on Host({})",
+        vm.getMetadata().getNamespace(),
+        vm.getMetadata().getName(),
+        status.hostName);
+    return record(vm, status, Duration.ZERO);
+  }
+
+  private UpdateControl<VirtualMachine> converge(
+      VirtualMachine vm, VirtualMachineStatus status, Hypervisor hypervisor)
+      throws HypervisorException, ProvisioningException {
+    Optional<DomainState> domain = hypervisor.findDomain(status.domainName);
+    if (domain.isPresent()) {
+      var owner = DomainXml.ownerOf(domain.get().xml());
+      if (owner.isEmpty() || !owner.get().uid().equals(vm.getMetadata().getUid())) {
+        throw new ProvisioningException(
+            "DomainNameTaken",
+            "host "
+                + status.hostName
+                + " already has a domain named "
+                + status.domainName
+                + " that this VM did not create; it is left untouched");
+      }
+    }
+    boolean specChanged =
+        !Objects.equals(
+            vm.getMetadata().getGeneration(),
+            vm.getStatus() == null ? null : vm.getStatus().observedGeneration);
+    boolean restartRequired = isTrue(vm.getStatus(), VmConditions.RESTART_REQUIRED);
+    if (domain.isEmpty() || specChanged) {
+      hypervisor.defineDomain(DomainXml.render(plan(vm, status, hypervisor)));
+      if (domain.isPresent() && domain.get().power() != Power.Off && specChanged) {
+        restartRequired = true;
+      }
+      domain = hypervisor.findDomain(status.domainName);
+    }
+    DomainState state = domain.orElseThrow();
+
+    Instant now = clock.instant();
+    boolean restartPending =
+        vm.getSpec().restartRequestedAt != null
+            && !vm.getSpec().restartRequestedAt.equals(status.restartedFor);
+    Action action =
+        PowerPlanner.next(
+            new PowerPlanner.Inputs(
+                vm.getSpec().runStrategy == null ? RunStrategy.Always : vm.getSpec().runStrategy,
+                vm.getSpec().paused,
+                state.power(),
+                state.stoppedByFailure(),
+                status.lastStartedAt != null,
+                restartPending,
+                status.stopRequestedAt == null ? null : Instant.parse(status.stopRequestedAt),
+                Duration.ofSeconds(
+                    vm.getSpec().terminationGracePeriodSeconds == null
+                        ? 60
+                        : vm.getSpec().terminationGracePeriodSeconds),
+                now));
+    apply(vm, status, hypervisor, action, now, restartPending);
+    if (action == Action.Start) {
+      restartRequired = false;
+    }
+    if (state.power() == Power.Off && action != Action.Start) {
+      status.stopRequestedAt = null;
+    }
+    DomainState after = hypervisor.findDomain(status.domainName).orElseThrow();
+    status.conditions = observedConditions(vm, after, restartRequired);
+    status.printableStatus = printable(after.power());
+    Duration next =
+        action == Action.None && after.power() != Power.ShuttingDown ? recheckInterval : SOON;
+    return record(vm, status, next);
+  }
+
+  private void apply(
+      VirtualMachine vm,
+      VirtualMachineStatus status,
+      Hypervisor hypervisor,
+      Action action,
+      Instant now,
+      boolean restartPending)
+      throws HypervisorException {
+    String who =
+        "VirtualMachine("
+            + vm.getMetadata().getNamespace()
+            + "/"
+            + vm.getMetadata().getName()
+            + ")";
+    switch (action) {
+      case Start -> {
+        hypervisor.startDomain(status.domainName);
+        status.lastStartedAt = now.truncatedTo(ChronoUnit.SECONDS).toString();
+        status.stopRequestedAt = null;
+        if (restartPending) {
+          status.restartedFor = vm.getSpec().restartRequestedAt;
+        }
+        log.info("{}: started on Host({})", who, status.hostName);
+        events.normal(vm, "Started", "started on host " + status.hostName);
+      }
+      case Shutdown -> {
+        hypervisor.shutdownDomain(status.domainName);
+        if (status.stopRequestedAt == null) {
+          status.stopRequestedAt = now.truncatedTo(ChronoUnit.SECONDS).toString();
+          log.info("{}: asked the guest to shut down", who);
+          events.normal(vm, "ShuttingDown", "asked the guest to shut down");
+        }
+      }
+      case Destroy -> {
+        hypervisor.destroyDomain(status.domainName);
+        status.stopRequestedAt = null;
+        log.info("{}: powered off by force", who);
+        events.normal(vm, "PoweredOff", "powered off (grace period over or guest paused)");
+      }
+      case Pause -> {
+        hypervisor.suspendDomain(status.domainName);
+        events.normal(vm, "Paused", "paused");
+      }
+      case Resume -> {
+        hypervisor.resumeDomain(status.domainName);
+        events.normal(vm, "Resumed", "resumed");
+      }
+      case None -> {}
+    }
+  }
+
+  private DomainPlan plan(VirtualMachine vm, VirtualMachineStatus status, Hypervisor hypervisor)
+      throws HypervisorException, ProvisioningException {
+    Map<String, DomainPlan.DiskSource> sources = new LinkedHashMap<>();
+    status.disks = new ArrayList<>();
+    for (VirtualMachineSpec.Disk disk : vm.getSpec().disks) {
+      String path = provision(vm, disk, status.hostName, hypervisor);
+      sources.put(disk.name, new DomainPlan.DiskSource.File(path));
+      var diskStatus = new VirtualMachineStatus.DiskStatus();
+      diskStatus.name = disk.name;
+      diskStatus.source = path;
+      status.disks.add(diskStatus);
+    }
+    return VmPlanner.domainPlan(
+        vm.getMetadata().getNamespace(),
+        vm.getMetadata().getName(),
+        vm.getMetadata().getUid(),
+        vm.getSpec(),
+        sources,
+        hypervisor.nodeFacts().domainType(),
+        "0.0.0.0",
+        null);
+  }
+
+  /** The path of the disk's volume on the host, creating a blank volume if needed. */
+  private String provision(
+      VirtualMachine vm, VirtualMachineSpec.Disk disk, String hostName, Hypervisor hypervisor)
+      throws HypervisorException, ProvisioningException {
+    String domainName =
+        disk.blank != null
+            ? disk.blank.storageDomainName
+            : disk.image != null ? disk.image.storageDomainName : disk.iso.storageDomainName;
+    StorageContent needed = disk.iso != null ? StorageContent.ISO : StorageContent.Disks;
+    String pool = poolOn(domainName, hostName, needed, disk.name);
+    if (disk.blank != null) {
+      String volume =
+          VmIdentity.volumeName(
+              vm.getMetadata().getNamespace(), vm.getMetadata().getName(), disk.name);
+      return hypervisor
+          .ensureVolume(pool, volume, VmPlanner.bytes(disk.blank.size), "qcow2")
+          .path();
+    }
+    String volume = disk.image != null ? disk.image.volume : disk.iso.volume;
+    return hypervisor
+        .findVolume(pool, volume)
+        .orElseThrow(
+            () ->
+                new ProvisioningException(
+                    disk.iso != null ? "IsoNotFound" : "VolumeNotFound",
+                    "disk "
+                        + disk.name
+                        + ": no volume "
+                        + volume
+                        + " in storage domain "
+                        + domainName
+                        + " on host "
+                        + hostName))
+        .path();
+  }
+
+  private String poolOn(String domainName, String hostName, StorageContent needed, String disk)
+      throws ProvisioningException {
+    StorageDomain domain =
+        storageDomains
+            .get(new ResourceID(domainName))
+            .orElseThrow(
+                () ->
+                    new ProvisioningException(
+                        "StorageDomainNotFound",
+                        "disk " + disk + ": StorageDomain " + domainName + " does not exist"));
+    if (domain.getSpec().getContent() == null || !domain.getSpec().getContent().contains(needed)) {
+      throw new ProvisioningException(
+          "StorageContentMismatch",
+          "disk " + disk + ": StorageDomain " + domainName + " does not hold " + needed);
+    }
+    if (domain.getSpec().getNfs() != null
+        && domain.getSpec().getNfs().getAccess() == NfsAccess.Native) {
+      throw new ProvisioningException(
+          "StorageAccessNotSupported",
+          "disk "
+              + disk
+              + ": VM disks on NFS Native storage domains are not supported yet; use a local or"
+              + " NFS Mount domain");
+    }
+    boolean attached =
+        domain.getStatus() != null
+            && domain.getStatus().getHosts().stream()
+                .anyMatch(h -> hostName.equals(h.getHostName()) && h.isAttached());
+    if (!attached) {
+      throw new ProvisioningException(
+          "StorageDomainNotReady",
+          "disk "
+              + disk
+              + ": StorageDomain "
+              + domainName
+              + " is not attached to host "
+              + hostName);
+    }
+    return StoragePlanner.poolName(domainName);
+  }
+
+  private static List<Condition> observedConditions(
+      VirtualMachine vm, DomainState state, boolean restartRequired) {
+    boolean running = state.power() == Power.Running;
+    boolean paused = state.power() == Power.Paused;
+    Condition ready =
+        running
+            ? Conditions.of(VmConditions.READY, true, "Running", "running")
+            : Conditions.of(
+                VmConditions.READY,
+                false,
+                paused
+                    ? "Paused"
+                    : state.power() == Power.ShuttingDown ? "ShuttingDown" : "Stopped",
+                paused ? "paused" : "not running");
+    return List.of(
+        Conditions.of(VmConditions.SCHEDULED, true, "Scheduled", "placed on its host"),
+        ready,
+        Conditions.of(
+            VmConditions.RUNNING,
+            running || paused,
+            running || paused ? "DomainActive" : "DomainInactive",
+            "the libvirt domain is " + state.power().name().toLowerCase()),
+        Conditions.of(
+            VmConditions.PAUSED,
+            paused,
+            paused ? "Paused" : "NotPaused",
+            paused ? "paused" : "not paused"),
+        restartRequired
+            ? Conditions.of(
+                VmConditions.RESTART_REQUIRED,
+                true,
+                "SpecChanged",
+                "the definition changed while running; it applies at the next start")
+            : Conditions.of(
+                VmConditions.RESTART_REQUIRED,
+                false,
+                "UpToDate",
+                "the running VM matches its spec"));
+  }
+
+  /** From what the host reports after this pass's action, like the conditions. */
+  private static String printable(Power power) {
+    return switch (power) {
+      case Running -> "Running";
+      case Paused -> "Paused";
+      case ShuttingDown -> "Stopping";
+      case Off -> "Stopped";
+    };
+  }
+
+  @Override
+  public DeleteControl cleanup(VirtualMachine vm, Context<VirtualMachine> context) {
+    VirtualMachineStatus status = vm.getStatus();
+    String who =
+        "VirtualMachine("
+            + vm.getMetadata().getNamespace()
+            + "/"
+            + vm.getMetadata().getName()
+            + ")";
+    if (status == null || status.hostName == null) {
+      return DeleteControl.defaultDelete();
+    }
+    Optional<Host> host = hosts.get(new ResourceID(status.hostName));
+    if (host.isEmpty()) {
+      log.warn(
+          "{}: Host({}) no longer exists: nothing left to clean up there", who, status.hostName);
+      return DeleteControl.defaultDelete();
+    }
+    try {
+      if (!Conditions.TRUE.equals(readyStatus(host.get()))) {
+        throw new HypervisorException(
+            HypervisorException.Failure.HostUnreachable,
+            "host " + status.hostName + " is not Ready");
+      }
+      Hypervisor hypervisor = connections.get(status.hostName, targets.targetFor(host.get()));
+      String domainName =
+          VmIdentity.domainName(vm.getMetadata().getNamespace(), vm.getMetadata().getName());
+      Optional<DomainState> domain = hypervisor.findDomain(domainName);
+      if (domain.isPresent() && isOurs(domain.get(), vm)) {
+        if (domain.get().power() != Power.Off) {
+          Instant now = clock.instant();
+          Action action =
+              PowerPlanner.next(
+                  new PowerPlanner.Inputs(
+                      RunStrategy.Halted,
+                      false,
+                      domain.get().power(),
+                      false,
+                      true,
+                      false,
+                      status.stopRequestedAt == null ? null : Instant.parse(status.stopRequestedAt),
+                      Duration.ofSeconds(
+                          vm.getSpec().terminationGracePeriodSeconds == null
+                              ? 60
+                              : vm.getSpec().terminationGracePeriodSeconds),
+                      now));
+          apply(vm, status, hypervisor, action, now, false);
+          writeStatus(vm, status, context, "Deleting", "shutting the VM down before deleting it");
+          return DeleteControl.noFinalizerRemoval().rescheduleAfter(SOON.toMillis());
+        }
+        hypervisor.undefineDomain(domainName);
+      }
+      for (VirtualMachineSpec.Disk disk : vm.getSpec().disks) {
+        if (disk.blank != null && disk.deletionPolicy != VirtualMachineSpec.DeletionPolicy.Retain) {
+          hypervisor.deleteVolume(
+              StoragePlanner.poolName(disk.blank.storageDomainName),
+              VmIdentity.volumeName(
+                  vm.getMetadata().getNamespace(), vm.getMetadata().getName(), disk.name));
+        }
+      }
+      log.info("{}: deleted from Host({})", who, status.hostName);
+      return DeleteControl.defaultDelete();
+    } catch (HostTargets.InvalidTargetException e) {
+      writeStatus(
+          vm,
+          status,
+          context,
+          "HostNotReady",
+          "deletion waits for host " + status.hostName + ": " + e.getMessage());
+      return DeleteControl.noFinalizerRemoval().rescheduleAfter(recheckInterval.toMillis());
+    } catch (HypervisorException e) {
+      writeStatus(
+          vm,
+          status,
+          context,
+          e.isConnectionFailure() ? "HostNotReady" : "DeletionFailed",
+          "deletion waits for host " + status.hostName + ": " + e.getMessage());
+      return DeleteControl.noFinalizerRemoval().rescheduleAfter(recheckInterval.toMillis());
+    }
+  }
+
+  private static boolean isOurs(DomainState domain, VirtualMachine vm) {
+    return DomainXml.ownerOf(domain.xml())
+        .map(owner -> owner.uid().equals(vm.getMetadata().getUid()))
+        .orElse(false);
+  }
+
+  private void writeStatus(
+      VirtualMachine vm,
+      VirtualMachineStatus status,
+      Context<VirtualMachine> context,
+      String reason,
+      String message) {
+    VirtualMachineStatus desired = carriedOver(status);
+    desired.stopRequestedAt = status.stopRequestedAt;
+    desired.printableStatus = "Terminating";
+    desired.conditions = List.of(Conditions.of(VmConditions.READY, false, reason, message));
+    statusWriter.finish(vm, desired);
+    vm.setStatus(desired);
+    context.getClient().resource(vm).patchStatus();
+  }
+
+  private UpdateControl<VirtualMachine> record(
+      VirtualMachine vm, VirtualMachineStatus desired, Duration next) {
+    events.readinessChanged(
+        vm,
+        Optional.ofNullable(vm.getStatus())
+            .flatMap(s -> Conditions.find(s.conditions, VmConditions.READY)),
+        Conditions.find(desired.conditions, VmConditions.READY).orElseThrow(),
+        Set.of("Provisioning", "Stopped", "ShuttingDown", "Paused"));
+    return statusWriter.update(vm, desired).rescheduleAfter(next);
+  }
+
+  private static VirtualMachineStatus blocked(
+      VirtualMachineStatus status, String reason, String message, String readiness) {
+    status.printableStatus = reason;
+    status.conditions =
+        List.of(
+            Conditions.of(
+                VmConditions.SCHEDULED, true, "Scheduled", "placed on host " + status.hostName),
+            Conditions.of(
+                VmConditions.READY,
+                readiness.equals("Unknown") ? Conditions.UNKNOWN : Conditions.FALSE,
+                reason,
+                message));
+    return status;
+  }
+
+  /** A fresh status with what must survive from one pass to the next. */
+  private static VirtualMachineStatus carriedOver(VirtualMachineStatus previous) {
+    VirtualMachineStatus next = new VirtualMachineStatus();
+    if (previous != null) {
+      next.hostName = previous.hostName;
+      next.domainName = previous.domainName;
+      next.domainUUID = previous.domainUUID;
+      next.restartedFor = previous.restartedFor;
+      next.lastStartedAt = previous.lastStartedAt;
+      next.stopRequestedAt = previous.stopRequestedAt;
+      next.disks = previous.disks;
+      next.interfaces = previous.interfaces;
+      next.consoleAddress = previous.consoleAddress;
+      next.guestHostname = previous.guestHostname;
+    }
+    return next;
+  }
+
+  private static List<VirtualMachineStatus.InterfaceStatus> interfaceStatuses(VirtualMachine vm) {
+    List<VirtualMachineStatus.InterfaceStatus> statuses = new ArrayList<>();
+    for (VirtualMachineSpec.NetworkInterface nic : vm.getSpec().interfaces) {
+      var status = new VirtualMachineStatus.InterfaceStatus();
+      status.name = nic.name;
+      status.macAddress = VmPlanner.macOf(vm.getMetadata().getUid(), nic);
+      statuses.add(status);
+    }
+    return statuses;
+  }
+
+  private static boolean isTrue(VirtualMachineStatus status, String type) {
+    return status != null && Conditions.isTrue(status.conditions, type);
+  }
+
+  private static String readyStatus(Host host) {
+    return host.getStatus() == null
+        ? null
+        : Conditions.find(host.getStatus().getConditions(), HostStatusPlanner.READY)
+            .map(Condition::getStatus)
+            .orElse(null);
+  }
+
+  /** Something only the operator can find out is wrong with the VM's spec or its surroundings. */
+  static final class ProvisioningException extends Exception {
+    final String reason;
+
+    ProvisioningException(String reason, String message) {
+      super(message);
+      this.reason = reason;
+    }
+  }
+}

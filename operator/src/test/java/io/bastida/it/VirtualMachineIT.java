@@ -1,0 +1,363 @@
+package io.bastida.it;
+
+import static io.bastida.it.Resources.awaitCondition;
+import static io.bastida.it.Resources.eventsFor;
+import static io.bastida.it.Resources.host;
+import static io.bastida.it.Resources.localDomain;
+import static io.bastida.it.Resources.reason;
+import static io.bastida.it.Resources.status;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.bastida.api.v1alpha1.Host;
+import io.bastida.api.v1alpha1.RunStrategy;
+import io.bastida.api.v1alpha1.StorageDomain;
+import io.bastida.api.v1alpha1.VirtualMachine;
+import io.bastida.api.v1alpha1.VirtualMachineSpec;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.libvirt.Connect;
+import org.libvirt.Domain;
+import org.libvirt.DomainInfo.DomainState;
+import org.libvirt.LibvirtException;
+
+/**
+ * VirtualMachines on libvirt's test driver with the real operator and a real API server. The host
+ * the tests inspect is {@code test:///default}, whose state every connection in this JVM shares, so
+ * the test sees exactly what the operator did.
+ */
+class VirtualMachineIT {
+  private static final Duration TIMEOUT = Duration.ofSeconds(60);
+  private static final String NS = "school";
+  private static TestCluster cluster;
+  private static KubernetesClient client;
+  private static RunningOperator operator;
+  private static Connect libvirt;
+
+  @TempDir static Path nodes;
+
+  @BeforeAll
+  static void start() throws Exception {
+    cluster = TestCluster.get();
+    client = cluster.newClient();
+    cluster.kubectl("create", "namespace", NS);
+    libvirt = new Connect("test:///default", false);
+    operator = RunningOperator.start(cluster);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    operator.close();
+    client.close();
+    libvirt.close();
+  }
+
+  @BeforeEach
+  void hostAndStorage() {
+    client
+        .resource(Resources.withLabels(host("shared", "test:///default"), Map.of("tier", "a")))
+        .create();
+    awaitCondition(
+        () -> client.resources(Host.class).withName("shared").get(), "Ready", status("True"));
+    client.resource(localDomain("scratch", "/var/lib/bastida-it/vms")).create();
+    awaitCondition(
+        () -> client.resources(StorageDomain.class).withName("scratch").get(),
+        "Ready",
+        status("True"));
+  }
+
+  @AfterEach
+  void cleanUp() {
+    client.resources(VirtualMachine.class).inNamespace(NS).delete();
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                client.resources(VirtualMachine.class).inNamespace(NS).list().getItems().isEmpty());
+    client.resources(StorageDomain.class).delete();
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> client.resources(StorageDomain.class).list().getItems().isEmpty());
+    client.resources(Host.class).delete();
+    await().atMost(TIMEOUT).until(() -> client.resources(Host.class).list().getItems().isEmpty());
+  }
+
+  @Test
+  void vmRunsOnItsHostWithItsDiskAndStableIdentity() throws Exception {
+    client.resource(vm("web", spec -> spec)).create();
+
+    VirtualMachine ready = awaitReady("web");
+
+    var status = ready.getStatus();
+    assertThat(status.hostName).isEqualTo("shared");
+    assertThat(status.printableStatus).isEqualTo("Running");
+    assertThat(status.domainName).isEqualTo("school_web");
+    Domain domain = libvirt.domainLookupByName("school_web");
+    assertThat(domain.getInfo().state).isEqualTo(DomainState.VIR_DOMAIN_RUNNING);
+    assertThat(domain.getUUIDString()).isEqualTo(status.domainUUID);
+    assertThat(domain.getXMLDesc(0))
+        .contains(
+            "school-web-root.qcow2",
+            status.interfaces.get(0).macAddress,
+            "<title>school/web</title>");
+    assertThat(status.interfaces.get(0).macAddress).matches("52:54:00(:[0-9a-f]{2}){3}");
+    assertThat(libvirt.storagePoolLookupByName("bastida-scratch").listVolumes())
+        .contains("school-web-root.qcow2");
+
+    var table = cluster.kubectl("get", "bvm", "-n", NS);
+    assertThat(table.stdout()).containsPattern("web\\s+Running\\s+shared");
+    assertThat(
+            cluster
+                .kubectl("wait", "--for=condition=Ready", "bvm/web", "-n", NS, "--timeout=5s")
+                .exitCode())
+        .isZero();
+  }
+
+  @Test
+  void haltedStopsPausedPausesAndAlwaysStartsAgain() throws Exception {
+    client.resource(vm("files", spec -> spec)).create();
+    awaitReady("files");
+
+    edit(
+        "files",
+        spec -> {
+          spec.paused = true;
+          return spec;
+        });
+    awaitCondition(() -> get("files"), "Paused", status("True"));
+    assertThat(libvirt.domainLookupByName("school_files").getInfo().state)
+        .isEqualTo(DomainState.VIR_DOMAIN_PAUSED);
+
+    edit(
+        "files",
+        spec -> {
+          spec.paused = false;
+          return spec;
+        });
+    awaitCondition(() -> get("files"), "Ready", status("True"));
+
+    edit(
+        "files",
+        spec -> {
+          spec.runStrategy = RunStrategy.Halted;
+          return spec;
+        });
+    awaitCondition(() -> get("files"), "Running", status("False"));
+    assertThat(libvirt.domainLookupByName("school_files").getInfo().state)
+        .isEqualTo(DomainState.VIR_DOMAIN_SHUTOFF);
+    assertThat(get("files").getStatus().printableStatus).isEqualTo("Stopped");
+
+    edit(
+        "files",
+        spec -> {
+          spec.runStrategy = RunStrategy.Always;
+          return spec;
+        });
+    awaitReady("files");
+
+    // A domain that stops behind Bastida's back is started again under Always.
+    libvirt.domainLookupByName("school_files").destroy();
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                libvirt.domainLookupByName("school_files").getInfo().state
+                    == DomainState.VIR_DOMAIN_RUNNING);
+  }
+
+  @Test
+  void restartRequestStopsAndStartsOnce() throws Exception {
+    client.resource(vm("dhcp", spec -> spec)).create();
+    String firstStart = awaitReady("dhcp").getStatus().lastStartedAt;
+
+    Thread.sleep(1100); // lastStartedAt has a resolution of one second
+    edit(
+        "dhcp",
+        spec -> {
+          spec.restartRequestedAt = "2026-11-27T10:00:00Z";
+          return spec;
+        });
+
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> "2026-11-27T10:00:00Z".equals(get("dhcp").getStatus().restartedFor));
+    awaitReady("dhcp");
+    assertThat(get("dhcp").getStatus().lastStartedAt).isNotEqualTo(firstStart);
+  }
+
+  @Test
+  void aVmThatFitsNowhereIsUnschedulableAndSaysWhy() {
+    client
+        .resource(
+            vm(
+                "huge",
+                spec -> {
+                  spec.memory.size = "512Gi";
+                  return spec;
+                }))
+        .create();
+
+    var condition = awaitCondition(() -> get("huge"), "Scheduled", status("False"));
+
+    assertThat(condition.getReason()).isEqualTo("Unschedulable");
+    assertThat(condition.getMessage()).contains("shared: not enough memory (needs 524288Mi");
+    assertThat(get("huge").getStatus().printableStatus).isEqualTo("Unschedulable");
+  }
+
+  @Test
+  void unknownStorageDomainIsReportedWithAWarningAndNothingIsCreated() throws Exception {
+    client
+        .resource(
+            vm(
+                "lost",
+                spec -> {
+                  spec.disks.get(0).blank.storageDomainName = "nowhere";
+                  return spec;
+                }))
+        .create();
+
+    var ready = awaitCondition(() -> get("lost"), "Ready", reason("StorageDomainNotFound"));
+
+    assertThat(ready.getMessage()).contains("StorageDomain nowhere does not exist");
+    assertThat(eventsFor(client, "VirtualMachine", "lost"))
+        .anySatisfy(e -> assertThat(e.getReason()).isEqualTo("StorageDomainNotFound"));
+    assertThat(Arrays.asList(libvirt.listDefinedDomains())).doesNotContain("school_lost");
+    assertThat(Arrays.stream(libvirt.listDomains()).mapToObj(this::nameOf))
+        .doesNotContain("school_lost");
+  }
+
+  @Test
+  void deletionShutsDownUndefinesAndDeletesVolumesPerPolicy() throws Exception {
+    client
+        .resource(
+            vm(
+                "cloud",
+                spec -> {
+                  var data = disk("data", "1Gi");
+                  data.deletionPolicy = VirtualMachineSpec.DeletionPolicy.Retain;
+                  spec.disks.add(data);
+                  return spec;
+                }))
+        .create();
+    awaitReady("cloud");
+    var pool = libvirt.storagePoolLookupByName("bastida-scratch");
+    assertThat(pool.listVolumes()).contains("school-cloud-root.qcow2", "school-cloud-data.qcow2");
+
+    client.resources(VirtualMachine.class).inNamespace(NS).withName("cloud").delete();
+
+    await().atMost(TIMEOUT).until(() -> get("cloud") == null);
+    assertThat(domainExists("school_cloud")).isFalse();
+    pool.refresh(0);
+    assertThat(pool.listVolumes())
+        .doesNotContain("school-cloud-root.qcow2")
+        .contains("school-cloud-data.qcow2");
+    pool.storageVolLookupByName("school-cloud-data.qcow2").delete(0);
+    assertThat(domainExists("test")).as("a domain no VM owns is never touched").isTrue();
+  }
+
+  @Test
+  void restartedOperatorFindsItsDomainInsteadOfCreatingATwin() throws Exception {
+    client.resource(vm("survivor", spec -> spec)).create();
+    var before = awaitReady("survivor").getStatus();
+
+    operator.close();
+    operator = RunningOperator.start(cluster);
+    edit(
+        "survivor",
+        spec -> {
+          spec.cpu.model = null;
+          return spec;
+        }); // any event: reconcile now
+    Thread.sleep(3000);
+
+    var after = awaitReady("survivor").getStatus();
+    assertThat(after.domainUUID).isEqualTo(before.domainUUID);
+    assertThat(after.lastStartedAt).isEqualTo(before.lastStartedAt);
+    long twins =
+        Arrays.stream(libvirt.listDomains())
+                .mapToObj(this::nameOf)
+                .filter(n -> n.startsWith("school_survivor"))
+                .count()
+            + Arrays.stream(libvirt.listDefinedDomains())
+                .filter(n -> n.startsWith("school_survivor"))
+                .count();
+    assertThat(twins).isEqualTo(1);
+  }
+
+  private boolean domainExists(String name) {
+    try {
+      libvirt.domainLookupByName(name);
+      return true;
+    } catch (LibvirtException e) {
+      return false;
+    }
+  }
+
+  private String nameOf(int id) {
+    try {
+      return libvirt.domainLookupByID(id).getName();
+    } catch (LibvirtException e) {
+      return "";
+    }
+  }
+
+  private VirtualMachine vm(String name, UnaryOperator<VirtualMachineSpec> customize) {
+    VirtualMachineSpec spec = new VirtualMachineSpec();
+    spec.cpu = new VirtualMachineSpec.Cpu();
+    spec.cpu.cores = 1;
+    spec.memory = new VirtualMachineSpec.Memory();
+    spec.memory.size = "256Mi";
+    spec.disks = new java.util.ArrayList<>(List.of(disk("root", "2Gi")));
+    var nic = new VirtualMachineSpec.NetworkInterface();
+    nic.name = "lan";
+    nic.bridge = "br0";
+    spec.interfaces = new java.util.ArrayList<>(List.of(nic));
+    spec.terminationGracePeriodSeconds = 5;
+    VirtualMachine vm = new VirtualMachine();
+    vm.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).build());
+    vm.setSpec(customize.apply(spec));
+    return vm;
+  }
+
+  private static VirtualMachineSpec.Disk disk(String name, String size) {
+    var disk = new VirtualMachineSpec.Disk();
+    disk.name = name;
+    disk.blank = new VirtualMachineSpec.BlankVolume();
+    disk.blank.storageDomainName = "scratch";
+    disk.blank.size = size;
+    return disk;
+  }
+
+  private void edit(String name, UnaryOperator<VirtualMachineSpec> change) {
+    client
+        .resources(VirtualMachine.class)
+        .inNamespace(NS)
+        .withName(name)
+        .edit(
+            vm -> {
+              vm.setSpec(change.apply(vm.getSpec()));
+              return vm;
+            });
+  }
+
+  private VirtualMachine get(String name) {
+    return client.resources(VirtualMachine.class).inNamespace(NS).withName(name).get();
+  }
+
+  private VirtualMachine awaitReady(String name) {
+    awaitCondition(() -> get(name), "Ready", status("True"));
+    return get(name);
+  }
+}
