@@ -198,6 +198,47 @@ class VirtualMachineIT {
   }
 
   @Test
+  void definitionChangesWhileRunningWaitForARestartButPausingDoesNot() throws Exception {
+    client.resource(vm("lab", spec -> spec)).create();
+    awaitReady("lab");
+
+    edit(
+        "lab",
+        spec -> {
+          spec.paused = true;
+          return spec;
+        });
+    awaitCondition(() -> get("lab"), "Paused", status("True"));
+    assertThat(Resources.condition(get("lab"), "RestartRequired").orElseThrow().getStatus())
+        .isEqualTo("False");
+    edit(
+        "lab",
+        spec -> {
+          spec.paused = false;
+          return spec;
+        });
+    awaitReady("lab");
+
+    edit(
+        "lab",
+        spec -> {
+          spec.cpu.model = "qemu64";
+          return spec;
+        });
+    awaitCondition(() -> get("lab"), "RestartRequired", status("True"));
+    assertThat(libvirt.domainLookupByName("school_lab").getXMLDesc(2)).contains("qemu64");
+
+    edit(
+        "lab",
+        spec -> {
+          spec.restartRequestedAt = "now";
+          return spec;
+        });
+    awaitCondition(() -> get("lab"), "RestartRequired", status("False"));
+    awaitReady("lab");
+  }
+
+  @Test
   void aVmThatFitsNowhereIsUnschedulableAndSaysWhy() {
     client
         .resource(

@@ -24,6 +24,12 @@ public class VirtualMachineStatus implements WithConditions {
   /** When Bastida last started the domain; unset until it first did. */
   public String lastStartedAt;
 
+  /** Digest of the domain definition last given to libvirt. */
+  public String definedRevision;
+
+  /** Digest of the definition the running domain was started with. */
+  public String runningRevision;
+
   /** When Bastida asked the guest to shut down; the grace period runs from here. */
   public String stopRequestedAt;
 

@@ -67,6 +67,7 @@ public class VirtualMachineReconciler
   private final EventRecorder events;
   private final Clock clock;
   private final Duration recheckInterval;
+  private final Map<String, String> domainTypes = new java.util.concurrent.ConcurrentHashMap<>();
   private InformerEventSource<Host, VirtualMachine> hosts;
   private InformerEventSource<StorageDomain, VirtualMachine> storageDomains;
 
@@ -231,16 +232,12 @@ public class VirtualMachineReconciler
                 + " that this VM did not create; it is left untouched");
       }
     }
-    boolean specChanged =
-        !Objects.equals(
-            vm.getMetadata().getGeneration(),
-            vm.getStatus() == null ? null : vm.getStatus().observedGeneration);
-    boolean restartRequired = isTrue(vm.getStatus(), VmConditions.RESTART_REQUIRED);
-    if (domain.isEmpty() || specChanged) {
-      hypervisor.defineDomain(DomainXml.render(plan(vm, status, hypervisor)));
-      if (domain.isPresent() && domain.get().power() != Power.Off && specChanged) {
-        restartRequired = true;
-      }
+    // Redefine only when the definition itself changed: pausing or a new run strategy does not.
+    String xml = DomainXml.render(plan(vm, status, hypervisor));
+    String revision = VmIdentity.revision(xml);
+    if (domain.isEmpty() || !revision.equals(status.definedRevision)) {
+      hypervisor.defineDomain(xml);
+      status.definedRevision = revision;
       domain = hypervisor.findDomain(status.domainName);
     }
     DomainState state = domain.orElseThrow();
@@ -266,12 +263,16 @@ public class VirtualMachineReconciler
                 now));
     apply(vm, status, hypervisor, action, now, restartPending);
     if (action == Action.Start) {
-      restartRequired = false;
+      status.runningRevision = status.definedRevision;
     }
     if (state.power() == Power.Off && action != Action.Start) {
       status.stopRequestedAt = null;
     }
     DomainState after = hypervisor.findDomain(status.domainName).orElseThrow();
+    boolean restartRequired =
+        after.power() != Power.Off
+            && status.runningRevision != null
+            && !status.runningRevision.equals(status.definedRevision);
     status.conditions = observedConditions(vm, after, restartRequired);
     status.printableStatus = printable(after.power());
     Duration next =
@@ -348,9 +349,19 @@ public class VirtualMachineReconciler
         vm.getMetadata().getUid(),
         vm.getSpec(),
         sources,
-        hypervisor.nodeFacts().domainType(),
+        domainTypeOf(status.hostName, hypervisor),
         "0.0.0.0",
-        null);
+        "/var/log/libvirt/qemu/" + status.domainName + "-serial.log");
+  }
+
+  /** A host's best domain type does not change while it runs: ask it once. */
+  private String domainTypeOf(String hostName, Hypervisor hypervisor) throws HypervisorException {
+    String known = domainTypes.get(hostName);
+    if (known == null) {
+      known = hypervisor.nodeFacts().domainType();
+      domainTypes.put(hostName, known);
+    }
+    return known;
   }
 
   /** The path of the disk's volume on the host, creating a blank volume if needed. */
@@ -617,6 +628,8 @@ public class VirtualMachineReconciler
       next.domainUUID = previous.domainUUID;
       next.restartedFor = previous.restartedFor;
       next.lastStartedAt = previous.lastStartedAt;
+      next.definedRevision = previous.definedRevision;
+      next.runningRevision = previous.runningRevision;
       next.stopRequestedAt = previous.stopRequestedAt;
       next.disks = previous.disks;
       next.interfaces = previous.interfaces;
@@ -635,10 +648,6 @@ public class VirtualMachineReconciler
       statuses.add(status);
     }
     return statuses;
-  }
-
-  private static boolean isTrue(VirtualMachineStatus status, String type) {
-    return status != null && Conditions.isTrue(status.conditions, type);
   }
 
   private static String readyStatus(Host host) {

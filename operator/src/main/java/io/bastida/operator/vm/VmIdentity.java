@@ -35,6 +35,11 @@ public final class VmIdentity {
     return String.format("52:54:00:%02x:%02x:%02x", hash[0], hash[1], hash[2]);
   }
 
+  /** A short digest of a domain definition, to tell whether it changed. */
+  public static String revision(String domainXml) {
+    return java.util.HexFormat.of().formatHex(sha256(domainXml)).substring(0, 16);
+  }
+
   private static byte[] sha256(String text) {
     try {
       return MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
