@@ -1,6 +1,7 @@
 package io.bastida.hypervisor;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -44,6 +45,12 @@ public interface Hypervisor extends AutoCloseable {
   void defineDomain(String xml) throws HypervisorException;
 
   void startDomain(String name) throws HypervisorException;
+
+  /**
+   * IP addresses of a running domain's interfaces by MAC address, as its guest agent reports them;
+   * empty when the agent does not answer.
+   */
+  Map<String, List<String>> guestAddresses(String name) throws HypervisorException;
 
   /** Asks the guest to power off (ACPI); returns at once. */
   void shutdownDomain(String name) throws HypervisorException;

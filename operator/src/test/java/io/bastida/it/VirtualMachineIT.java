@@ -116,8 +116,13 @@ class VirtualMachineIT {
     assertThat(libvirt.storagePoolLookupByName("bastida-scratch").listVolumes())
         .contains("school-web-root.qcow2");
 
+    // The test driver's "guest agent" reports a made-up address for each interface.
+    awaitCondition(() -> get("web"), "AgentConnected", status("True"));
+    String ip = get("web").getStatus().interfaces.get(0).ipAddresses.get(0);
+    assertThat(ip).matches("\\d+\\.\\d+\\.\\d+\\.\\d+");
     var table = cluster.kubectl("get", "bvm", "-n", NS);
-    assertThat(table.stdout()).containsPattern("web\\s+Running\\s+shared");
+    assertThat(table.stdout())
+        .containsPattern("web\\s+Running\\s+shared\\s+" + ip.replace(".", "\\."));
     assertThat(
             cluster
                 .kubectl("wait", "--for=condition=Ready", "bvm/web", "-n", NS, "--timeout=5s")

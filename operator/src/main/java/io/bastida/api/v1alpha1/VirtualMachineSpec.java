@@ -75,7 +75,7 @@ public class VirtualMachineSpec {
 
   @Default("true")
   @JsonPropertyDescription("Add the QEMU guest agent channel (IP addresses, hostname, freeze).")
-  public boolean guestAgent;
+  public Boolean guestAgent;
 
   @JsonPropertyDescription("Only Hosts with all these labels may run the VM.")
   public Map<String, String> hostSelector;

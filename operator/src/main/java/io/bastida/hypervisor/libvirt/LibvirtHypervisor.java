@@ -12,7 +12,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import javax.xml.XMLConstants;
 import javax.xml.parsers.DocumentBuilderFactory;
 import javax.xml.xpath.XPathFactory;
@@ -251,6 +253,38 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public Map<String, List<String>> guestAddresses(String name) throws HypervisorException {
+    try {
+      Domain domain = lookupDomain(name);
+      if (domain == null) {
+        return Map.of();
+      }
+      Map<String, List<String>> byMac = new TreeMap<>();
+      for (var nic : domain.interfaceAddresses(ADDRESSES_FROM_AGENT, 0)) {
+        if (nic.hwAddr == null || nic.addrs == null) {
+          continue;
+        }
+        byMac.put(
+            nic.hwAddr.toLowerCase(),
+            nic.addrs.stream()
+                .map(a -> a.address.getHostAddress())
+                .filter(ip -> !ip.startsWith("127.") && !ip.equals("::1"))
+                .sorted()
+                .toList());
+      }
+      return byMac;
+    } catch (LibvirtException e) {
+      if (e.getError() != null
+          && (e.getError().getCode() == ErrorNumber.VIR_ERR_AGENT_UNRESPONSIVE
+              || e.getError().getCode() == ErrorNumber.VIR_ERR_ARGUMENT_UNSUPPORTED
+              || e.getError().getCode() == ErrorNumber.VIR_ERR_OPERATION_INVALID)) {
+        return Map.of();
+      }
+      throw LibvirtErrors.classify("read guest addresses of " + name, e);
+    }
+  }
+
+  @Override
   public void shutdownDomain(String name) throws HypervisorException {
     onDomain(name, "shut down", Domain::shutdown);
   }
@@ -323,6 +357,7 @@ final class LibvirtHypervisor implements Hypervisor {
 
   // VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | SNAPSHOTS_METADATA, then NVRAM | CHECKPOINTS_METADATA
   private static final int UNDEFINE_SNAPSHOT_METADATA = 1 | 2;
+  private static final int ADDRESSES_FROM_AGENT = 1;
   private static final int UNDEFINE_ALL_METADATA = UNDEFINE_SNAPSHOT_METADATA | 4 | 32;
 
   private interface DomainAction {

@@ -269,11 +269,18 @@ public class VirtualMachineReconciler
       status.stopRequestedAt = null;
     }
     DomainState after = hypervisor.findDomain(status.domainName).orElseThrow();
+    Map<String, List<String>> addresses =
+        after.power() == Power.Running && !Boolean.FALSE.equals(vm.getSpec().guestAgent)
+            ? hypervisor.guestAddresses(status.domainName)
+            : Map.of();
+    for (var nic : status.interfaces) {
+      nic.ipAddresses = addresses.getOrDefault(nic.macAddress, List.of());
+    }
     boolean restartRequired =
         after.power() != Power.Off
             && status.runningRevision != null
             && !status.runningRevision.equals(status.definedRevision);
-    status.conditions = observedConditions(vm, after, restartRequired);
+    status.conditions = observedConditions(vm, after, restartRequired, !addresses.isEmpty());
     status.printableStatus = printable(after.power());
     Duration next =
         action == Action.None && after.power() != Power.ShuttingDown ? recheckInterval : SOON;
@@ -442,7 +449,7 @@ public class VirtualMachineReconciler
   }
 
   private static List<Condition> observedConditions(
-      VirtualMachine vm, DomainState state, boolean restartRequired) {
+      VirtualMachine vm, DomainState state, boolean restartRequired, boolean agentAnswered) {
     boolean running = state.power() == Power.Running;
     boolean paused = state.power() == Power.Paused;
     Condition ready =
@@ -463,6 +470,21 @@ public class VirtualMachineReconciler
             running || paused,
             running || paused ? "DomainActive" : "DomainInactive",
             "the libvirt domain is " + state.power().name().toLowerCase()),
+        agentAnswered
+            ? Conditions.of(
+                VmConditions.AGENT_CONNECTED,
+                true,
+                "AgentAnswered",
+                "the guest agent reports the guest's addresses")
+            : Conditions.of(
+                VmConditions.AGENT_CONNECTED,
+                false,
+                !Boolean.FALSE.equals(vm.getSpec().guestAgent)
+                    ? "AgentNotAnswering"
+                    : "AgentDisabled",
+                !Boolean.FALSE.equals(vm.getSpec().guestAgent)
+                    ? "no answer from the guest agent (is qemu-guest-agent running in the guest?)"
+                    : "spec.guestAgent is false"),
         Conditions.of(
             VmConditions.PAUSED,
             paused,

@@ -7,6 +7,7 @@ public final class VmConditions {
   public static final String RUNNING = "Running";
   public static final String PAUSED = "Paused";
   public static final String RESTART_REQUIRED = "RestartRequired";
+  public static final String AGENT_CONNECTED = "AgentConnected";
 
   private VmConditions() {}
 }

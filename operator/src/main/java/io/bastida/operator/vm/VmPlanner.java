@@ -95,7 +95,7 @@ public final class VmPlanner {
         spec.graphics == null
             ? null
             : new DomainPlan.Graphics(spec.graphics.type.name().toLowerCase(), consoleListen),
-        spec.guestAgent,
+        !Boolean.FALSE.equals(spec.guestAgent),
         serialLogPath);
   }
 

@@ -49,7 +49,7 @@ public class NfsException extends Exception {
   static NfsException nfsStatus(String context, int status) {
     Reason reason =
         switch (status) {
-          case 1, 13 -> Reason.AccessDenied; // PERM, ACCES
+          case 1, 13, 30 -> Reason.AccessDenied; // PERM, ACCES, ROFS
           default -> Reason.ProtocolError;
         };
     return new NfsException(reason, context + " failed: " + statusName("NFS3ERR_", status));
@@ -63,11 +63,17 @@ public class NfsException extends Exception {
           case 2 -> "NOENT";
           case 5 -> "IO";
           case 13 -> "ACCES";
+          case 17 -> "EXIST";
           case 20 -> "NOTDIR";
+          case 21 -> "ISDIR";
           case 22 -> "INVAL";
+          case 28 -> "NOSPC";
+          case 30 -> "ROFS";
           case 63 -> "NAMETOOLONG";
+          case 66 -> "NOTEMPTY";
           case 70 -> "STALE";
           case 10001 -> "BADHANDLE";
+          case 10003 -> "BAD_COOKIE";
           case 10004 -> "NOTSUPP";
           case 10006 -> "SERVERFAULT";
           case 10008 -> "JUKEBOX";

@@ -1,37 +1,33 @@
 package io.bastida.storage.nfs;
 
 import io.bastida.storage.nfs.NfsException.Reason;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * Reads the capacity of an NFSv3 export over the network, as QEMU's libnfs would reach it, without
- * a kernel NFS client: portmapper, then MOUNT for a file handle, then NFS FSSTAT (RFC 1813).
+ * The operator's NFSv3 client (RFC 1813) for exports that QEMU opens itself over libnfs, so that
+ * nothing is mounted and no kernel NFS client is needed: it measures an export, lists the files at
+ * its root and removes one of them. Image contents are QEMU's business ({@code qemu-img}).
  *
- * <p>Thread-safe: each {@link #stat} opens, and closes, its own connections.
+ * <p>Thread-safe: each call opens, and closes, its own connections (portmapper, MOUNT, NFS), from a
+ * reserved port if it may, as root.
  */
 public final class NfsProbe {
-  private static final int PORTMAP_PROGRAM = 100000;
-  private static final int PORTMAP_V2 = 2;
-  private static final int PORTMAP_PORT = 111;
-  private static final int PMAPPROC_GETPORT = 3;
-  private static final int IPPROTO_TCP = 6;
-
-  private static final int MOUNT_PROGRAM = 100005;
-  private static final int MOUNT_V3 = 3;
-  private static final int MOUNTPROC3_MNT = 1;
-  private static final int MOUNTPROC3_UMNT = 3;
-  private static final int MNT3_OK = 0;
-
-  private static final int NFS_PROGRAM = 100003;
-  private static final int NFS_V3 = 3;
-  private static final int NFS_PORT = 2049;
+  private static final int NFSPROC3_REMOVE = 12;
+  private static final int NFSPROC3_READDIR = 16;
   private static final int NFSPROC3_FSSTAT = 18;
   private static final int NFS3_OK = 0;
-  private static final int FHSIZE3 = 64;
+  private static final int NFS3ERR_NOENT = 2;
   private static final int FATTR3_BYTES = 84;
+  private static final int COOKIEVERF3_BYTES = 8;
+  // READDIR's count: the most reply bytes we accept per page, well within one RPC record.
+  private static final int READDIR_COUNT = 32 * 1024;
+  // Linux allows 255 bytes; leave room for other servers but not for garbage.
+  private static final int MAX_NAME_BYTES = 1024;
+  // Pages of at most 32 KiB: far more than any real export root, and an end to a looping server.
+  private static final int MAX_READDIR_PAGES = 100_000;
 
   private final Duration timeout;
 
@@ -43,65 +39,42 @@ public final class NfsProbe {
     this.timeout = timeout;
   }
 
+  /** The export's capacity (FSSTAT of its root). */
   public NfsExportStats stat(String server, String exportPath) throws NfsException {
-    String export = server + ":" + exportPath;
-    InetAddress address = resolve(server);
-    int mountPort;
-    int nfsPort;
-    try (RpcConnection portmap = RpcConnection.open(at(address, PORTMAP_PORT), timeout)) {
-      mountPort = getPort(portmap, MOUNT_PROGRAM, MOUNT_V3);
-      nfsPort = getPort(portmap, NFS_PROGRAM, NFS_V3);
-    }
-    if (mountPort == 0) {
-      throw new NfsException(Reason.Unreachable, server + " offers no MOUNT v3 service over TCP");
-    }
-    // Some servers do not register NFS with the portmapper; 2049 is its well-known port.
-    InetSocketAddress nfsAddress = at(address, nfsPort == 0 ? NFS_PORT : nfsPort);
-
-    try (RpcConnection mount = RpcConnection.open(at(address, mountPort), timeout)) {
-      byte[] fileHandle = mount(mount, exportPath, export);
-      try (RpcConnection nfs = RpcConnection.open(nfsAddress, timeout)) {
-        Xdr.Decoder reply =
-            nfs.call(NFS_PROGRAM, NFS_V3, NFSPROC3_FSSTAT, args -> args.putOpaque(fileHandle));
-        return decodeFsstat(reply, export);
-      } finally {
-        unmount(mount, exportPath);
-      }
+    try (NfsSession session = NfsSession.open(server, exportPath, timeout)) {
+      byte[] root = session.rootHandle();
+      Xdr.Decoder reply = session.call(NFSPROC3_FSSTAT, args -> args.putOpaque(root));
+      return decodeFsstat(reply, session.export());
     }
   }
 
-  private static int getPort(RpcConnection portmap, int program, int version) throws NfsException {
-    Xdr.Decoder reply =
-        portmap.call(
-            PORTMAP_PROGRAM,
-            PORTMAP_V2,
-            PMAPPROC_GETPORT,
-            args -> args.putInt(program).putInt(version).putInt(IPPROTO_TCP).putInt(0));
-    int port = reply.getInt();
-    if (port < 0 || port > 0xFFFF) {
-      throw new NfsException(Reason.ProtocolError, "portmapper returned port " + port);
+  /**
+   * The names of the entries (files, directories, anything) in the export's root directory, without
+   * {@code .} and {@code ..}, sorted.
+   */
+  public List<String> list(String server, String exportPath) throws NfsException {
+    try (NfsSession session = NfsSession.open(server, exportPath, timeout)) {
+      byte[] root = session.rootHandle();
+      return readDirectory(
+          (cookie, verifier) ->
+              session.call(
+                  NFSPROC3_READDIR, args -> readdirArguments(args, root, cookie, verifier)),
+          "READDIR of " + session.export());
     }
-    return port;
   }
 
-  private static byte[] mount(RpcConnection mount, String exportPath, String export)
-      throws NfsException {
-    Xdr.Decoder reply =
-        mount.call(MOUNT_PROGRAM, MOUNT_V3, MOUNTPROC3_MNT, args -> args.putString(exportPath));
-    int status = reply.getInt();
-    if (status != MNT3_OK) {
-      throw NfsException.mountStatus("mount of " + export, status);
-    }
-    // The auth flavours listed after the handle need no check: FSSTAT is refused if ours is not.
-    return reply.getOpaque(FHSIZE3);
-  }
-
-  // Only tidies the server's list of mounts (what showmount prints): nothing depends on it.
-  private static void unmount(RpcConnection mount, String exportPath) {
-    try {
-      mount.call(MOUNT_PROGRAM, MOUNT_V3, MOUNTPROC3_UMNT, args -> args.putString(exportPath));
-    } catch (NfsException e) {
-      // Best effort.
+  /**
+   * Removes a file from the export's root directory. A file that is already gone is no error.
+   *
+   * @throws IllegalArgumentException if {@code fileName} is not a single path component
+   */
+  public void remove(String server, String exportPath, String fileName) throws NfsException {
+    checkFileName(fileName);
+    try (NfsSession session = NfsSession.open(server, exportPath, timeout)) {
+      byte[] root = session.rootHandle();
+      Xdr.Decoder reply =
+          session.call(NFSPROC3_REMOVE, args -> args.putOpaque(root).putString(fileName));
+      decodeRemove(reply, "REMOVE of " + fileName + " in " + session.export());
     }
   }
 
@@ -111,30 +84,107 @@ public final class NfsProbe {
     if (status != NFS3_OK) {
       throw NfsException.nfsStatus("FSSTAT of " + export, status);
     }
-    if (reply.getBoolean()) {
-      reply.skip(FATTR3_BYTES); // the export root's attributes
-    }
+    skipPostOpAttributes(reply); // the export root's
     long total = size3(reply);
     long free = size3(reply);
     long available = size3(reply);
     return new NfsExportStats(total, free, available);
   }
 
+  /** One READDIR call: the reply to a request for entries after {@code cookie}. */
+  @FunctionalInterface
+  interface DirectoryReader {
+    Xdr.Decoder read(long cookie, byte[] cookieVerifier) throws NfsException;
+  }
+
+  /** Reads a whole directory page by page, resuming after the last cookie until eof. */
+  static List<String> readDirectory(DirectoryReader reader, String context) throws NfsException {
+    List<String> names = new ArrayList<>();
+    long cookie = 0;
+    byte[] verifier = new byte[COOKIEVERF3_BYTES];
+    for (int page = 0; page < MAX_READDIR_PAGES; page++) {
+      ReaddirPage entries = decodeReaddir(reader.read(cookie, verifier), context);
+      for (String name : entries.names()) {
+        if (!name.equals(".") && !name.equals("..")) {
+          names.add(name);
+        }
+      }
+      if (entries.eof()) {
+        names.sort(null);
+        return List.copyOf(names);
+      }
+      if (entries.names().isEmpty()) {
+        throw new NfsException(
+            Reason.ProtocolError, context + ": server sent no entries but no end of directory");
+      }
+      cookie = entries.lastCookie();
+      verifier = entries.cookieVerifier();
+    }
+    throw new NfsException(
+        Reason.ProtocolError,
+        context + ": no end of directory after " + MAX_READDIR_PAGES + " pages");
+  }
+
+  /** READDIR3args (RFC 1813 §3.3.16). */
+  static void readdirArguments(
+      Xdr.Encoder args, byte[] directory, long cookie, byte[] cookieVerifier) {
+    args.putOpaque(directory).putLong(cookie).putFixedOpaque(cookieVerifier).putInt(READDIR_COUNT);
+  }
+
+  /** One page of a directory, as READDIR3resok carries it. */
+  record ReaddirPage(List<String> names, long lastCookie, byte[] cookieVerifier, boolean eof) {}
+
+  /** Decodes READDIR3res. */
+  static ReaddirPage decodeReaddir(Xdr.Decoder reply, String context) throws NfsException {
+    int status = reply.getInt();
+    if (status != NFS3_OK) {
+      throw NfsException.nfsStatus(context, status);
+    }
+    skipPostOpAttributes(reply); // the directory's
+    byte[] verifier = reply.getFixedOpaque(COOKIEVERF3_BYTES);
+    List<String> names = new ArrayList<>();
+    long lastCookie = 0;
+    while (reply.getBoolean()) { // entry3 *: a linked list, each entry preceded by "one follows"
+      reply.getLong(); // fileid
+      names.add(new String(reply.getOpaque(MAX_NAME_BYTES), StandardCharsets.UTF_8));
+      lastCookie = reply.getLong();
+    }
+    boolean eof = reply.getBoolean();
+    return new ReaddirPage(List.copyOf(names), lastCookie, verifier, eof);
+  }
+
+  /** Decodes REMOVE3res: NFS3ERR_NOENT means someone was faster, which is what we wanted. */
+  static void decodeRemove(Xdr.Decoder reply, String context) throws NfsException {
+    int status = reply.getInt();
+    if (status != NFS3_OK && status != NFS3ERR_NOENT) {
+      throw NfsException.nfsStatus(context, status);
+    }
+    // The directory's wcc_data follows: nothing we need.
+  }
+
+  /** A name for one entry of a directory: not empty, not . or .., no / and no NUL. */
+  static void checkFileName(String fileName) {
+    if (fileName == null
+        || fileName.isEmpty()
+        || fileName.equals(".")
+        || fileName.equals("..")
+        || fileName.indexOf('/') >= 0
+        || fileName.indexOf('\0') >= 0
+        || fileName.getBytes(StandardCharsets.UTF_8).length > 255) {
+      throw new IllegalArgumentException(
+          "not a file name in the export's root directory: " + fileName);
+    }
+  }
+
+  private static void skipPostOpAttributes(Xdr.Decoder reply) throws NfsException {
+    if (reply.getBoolean()) {
+      reply.skip(FATTR3_BYTES);
+    }
+  }
+
   // size3 is unsigned: 2^63 bytes or more can only mean "unlimited", which saturates.
   private static long size3(Xdr.Decoder reply) throws NfsException {
     long size = reply.getLong();
     return size < 0 ? Long.MAX_VALUE : size;
-  }
-
-  private static InetAddress resolve(String server) throws NfsException {
-    try {
-      return InetAddress.getByName(server);
-    } catch (UnknownHostException e) {
-      throw new NfsException(Reason.Unreachable, "unknown NFS server " + server, e);
-    }
-  }
-
-  private static InetSocketAddress at(InetAddress address, int port) {
-    return new InetSocketAddress(address, port);
   }
 }

@@ -37,6 +37,13 @@ final class Xdr {
       return this;
     }
 
+    /** Fixed-length opaque data: the bytes and zero padding, no length. */
+    Encoder putFixedOpaque(byte[] data) {
+      out.writeBytes(data);
+      out.writeBytes(new byte[padding(data.length)]);
+      return this;
+    }
+
     Encoder putString(String value) {
       return putOpaque(value.getBytes(StandardCharsets.UTF_8));
     }
@@ -80,6 +87,11 @@ final class Xdr {
             NfsException.Reason.ProtocolError,
             "XDR opaque of " + Integer.toUnsignedString(length) + " bytes, limit " + maxLength);
       }
+      return getFixedOpaque(length);
+    }
+
+    /** Fixed-length opaque data of exactly {@code length} bytes. */
+    byte[] getFixedOpaque(int length) throws NfsException {
       require(length);
       byte[] data = new byte[length];
       in.get(data);

@@ -29,6 +29,9 @@ class NfsExceptionTest {
   @CsvSource({
     "13, AccessDenied, NFS3ERR_ACCES (13)",
     "1, AccessDenied, NFS3ERR_PERM (1)",
+    "30, AccessDenied, NFS3ERR_ROFS (30)",
+    "21, ProtocolError, NFS3ERR_ISDIR (21)",
+    "10003, ProtocolError, NFS3ERR_BAD_COOKIE (10003)",
     "70, ProtocolError, NFS3ERR_STALE (70)",
     "10001, ProtocolError, NFS3ERR_BADHANDLE (10001)",
     "10008, ProtocolError, NFS3ERR_JUKEBOX (10008)",

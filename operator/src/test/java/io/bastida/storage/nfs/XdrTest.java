@@ -104,4 +104,17 @@ class XdrTest {
     assertThatThrownBy(() -> new Xdr.Decoder(negative).getOpaque(64))
         .hasMessageContaining("4294967292");
   }
+
+  @Test
+  void fixedOpaqueHasNoLengthAndIsPadded() throws NfsException {
+    byte[] bytes =
+        new Xdr.Encoder().putFixedOpaque(new byte[] {1, 2, 3, 4, 5}).putInt(9).toByteArray();
+
+    assertThat(bytes).hasSize(12).startsWith(1, 2, 3, 4, 5, 0, 0, 0);
+    Xdr.Decoder in = new Xdr.Decoder(bytes);
+    assertThat(in.getFixedOpaque(5)).containsExactly(1, 2, 3, 4, 5);
+    assertThat(in.getInt()).isEqualTo(9);
+    assertThatThrownBy(() -> new Xdr.Decoder(new byte[4]).getFixedOpaque(8))
+        .hasMessageContaining("truncated");
+  }
 }

@@ -1,0 +1,287 @@
+package io.bastida.storage;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+
+/**
+ * Creates and inspects disk images with the {@code qemu-img} binary (Debian: qemu-utils, plus
+ * qemu-block-extra for {@code nfs://} URLs, which QEMU opens itself over libnfs as root).
+ *
+ * <p>Arguments are passed as a list, never through a shell; each run is bounded by a timeout and a
+ * failure carries qemu-img's own message. Thread-safe.
+ */
+public final class QemuImg {
+
+  /**
+   * What {@code qemu-img info} says about an image.
+   *
+   * @param format the image format, e.g. {@code qcow2} or {@code raw}
+   * @param virtualSizeBytes the disk size the guest sees
+   * @param actualSizeBytes the space the image file occupies, or -1 if qemu-img cannot tell
+   */
+  public record ImageInfo(String format, long virtualSizeBytes, long actualSizeBytes) {}
+
+  /** qemu-img failed, timed out or could not be started. */
+  public static final class QemuImgException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    /** The exit code, or -1 if qemu-img did not exit by itself. */
+    private final int exitCode;
+
+    private final String stderr;
+
+    QemuImgException(String message, int exitCode, String stderr, Throwable cause) {
+      super(message, cause);
+      this.exitCode = exitCode;
+      this.stderr = stderr;
+    }
+
+    public int exitCode() {
+      return exitCode;
+    }
+
+    /** qemu-img's error output, trimmed; empty if it did not run. */
+    public String stderr() {
+      return stderr;
+    }
+  }
+
+  private static final String DEFAULT_BINARY = "qemu-img";
+  private static final int MAX_OUTPUT_BYTES = 1024 * 1024;
+  private static final int MAX_FILE_NAME_LENGTH = 255;
+  private static final Pattern FILE_NAME = Pattern.compile("[A-Za-z0-9._-]+");
+  private static final Pattern PATH_SEGMENT = Pattern.compile("[A-Za-z0-9._-]+");
+  private static final Pattern HOST = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?");
+  private static final ObjectMapper JSON = new ObjectMapper();
+  // Each run reads stdout and stderr on their own threads, so neither pipe can fill and block it.
+  private static final Executor PIPE_READERS =
+      command -> {
+        Thread thread = new Thread(command, "qemu-img-output");
+        thread.setDaemon(true);
+        thread.start();
+      };
+
+  private final String binary;
+  private final Duration timeout;
+
+  /** Runs {@code qemu-img} from the PATH; {@code timeout} bounds each run. */
+  public QemuImg(Duration timeout) {
+    this(DEFAULT_BINARY, timeout);
+  }
+
+  public QemuImg(String binary, Duration timeout) {
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("timeout must be positive: " + timeout);
+    }
+    this.binary = binary;
+    this.timeout = timeout;
+  }
+
+  /**
+   * {@code nfs://server/export/path/file}, from parts that are checked rather than escaped: a host
+   * name or IPv4 address, an absolute export path and a file name made of {@code [A-Za-z0-9._-]}.
+   *
+   * @throws IllegalArgumentException if a part does not qualify
+   */
+  public static String nfsUrl(String server, String exportPath, String file) {
+    if (server == null || server.length() > 253 || !HOST.matcher(server).matches()) {
+      // IPv6 literals too: QEMU 7.2 passes "[fd00::1]" on to libnfs, which cannot resolve it.
+      throw new IllegalArgumentException(
+          "NFS server must be a host name or IPv4 address for an nfs:// URL: " + server);
+    }
+    String export = checkExportPath(exportPath);
+    checkFileName(file);
+    return "nfs://" + server + export + "/" + file;
+  }
+
+  /**
+   * Creates an empty thin qcow2 image of {@code sizeBytes} (qemu-img rounds it up to a multiple of
+   * 512). Refuses to overwrite: {@code qemu-img create} would truncate an existing image. The check
+   * and the creation are two steps, so two callers racing on one name are not excluded.
+   *
+   * @throws FileAlreadyExistsException if something exists at {@code url} already
+   * @throws QemuImgException if qemu-img fails
+   */
+  public void create(String url, long sizeBytes) throws IOException {
+    if (sizeBytes <= 0) {
+      throw new IllegalArgumentException("image size must be positive: " + sizeBytes);
+    }
+    if (info(url).isPresent()) {
+      throw new FileAlreadyExistsException(url, null, "image exists, not overwriting it");
+    }
+    Result result = run(createArguments(url, sizeBytes));
+    if (result.exitCode() != 0) {
+      throw result.failure();
+    }
+  }
+
+  /**
+   * Format and sizes of the image at {@code url}, or empty if there is no such file. Any other
+   * failure (unreachable server, refused export, unreadable image) is an exception.
+   */
+  public Optional<ImageInfo> info(String url) throws QemuImgException {
+    Result result = run(infoArguments(url));
+    if (result.exitCode() != 0) {
+      if (isNoSuchFile(result.stderr())) {
+        return Optional.empty();
+      }
+      throw result.failure();
+    }
+    try {
+      return Optional.of(parseInfo(result.stdout()));
+    } catch (IOException e) {
+      throw new QemuImgException(
+          result.command() + ": cannot read its output: " + e.getMessage(), 0, "", e);
+    }
+  }
+
+  static List<String> createArguments(String url, long sizeBytes) {
+    return List.of(
+        "create", "-f", "qcow2", "-o", "preallocation=off", url, Long.toString(sizeBytes));
+  }
+
+  static List<String> infoArguments(String url) {
+    // -U: read the image even while a running guest holds its lock (file images; nfs has none).
+    return List.of("info", "-U", "--output=json", url);
+  }
+
+  /** Parses {@code qemu-img info --output=json}. */
+  static ImageInfo parseInfo(String json) throws IOException {
+    JsonNode info = JSON.readTree(json);
+    if (info == null || !info.path("format").isTextual() || !info.path("virtual-size").isNumber()) {
+      throw new IOException("no format and virtual-size in qemu-img info output");
+    }
+    JsonNode actual = info.path("actual-size");
+    return new ImageInfo(
+        info.get("format").asText(),
+        info.get("virtual-size").asLong(),
+        actual.isNumber() ? actual.asLong() : -1);
+  }
+
+  /**
+   * Whether qemu-img failed because the file is not there: {@code NFS3ERR_NOENT} from libnfs, or
+   * ENOENT for a local path. A MOUNT refusal also names ENOENT, but means the export is missing.
+   */
+  static boolean isNoSuchFile(String stderr) {
+    if (stderr.contains("Failed to mount")) {
+      return false;
+    }
+    return stderr.contains("NFS3ERR_NOENT") || stderr.contains("No such file or directory");
+  }
+
+  private static String checkExportPath(String exportPath) {
+    String path = exportPath == null ? "" : exportPath;
+    while (path.length() > 1 && path.endsWith("/")) {
+      path = path.substring(0, path.length() - 1);
+    }
+    if (!path.startsWith("/") || path.length() == 1) {
+      throw new IllegalArgumentException(
+          "NFS export path must be absolute and not / for an nfs:// URL: " + exportPath);
+    }
+    for (String segment : path.substring(1).split("/", -1)) {
+      if (!PATH_SEGMENT.matcher(segment).matches() || segment.equals(".") || segment.equals("..")) {
+        throw new IllegalArgumentException(
+            "NFS export path may only hold [A-Za-z0-9._-] names between slashes: " + exportPath);
+      }
+    }
+    return path;
+  }
+
+  private static void checkFileName(String file) {
+    if (file == null
+        || file.length() > MAX_FILE_NAME_LENGTH
+        || !FILE_NAME.matcher(file).matches()
+        || file.contains("..")
+        || file.equals(".")) {
+      throw new IllegalArgumentException(
+          "image file name must be 1 to 255 of [A-Za-z0-9._-], without '..': " + file);
+    }
+  }
+
+  private record Result(List<String> command, int exitCode, String stdout, String stderr) {
+    QemuImgException failure() {
+      String message = stderr.isEmpty() ? "no error output" : stderr;
+      return new QemuImgException(
+          String.join(" ", command) + " failed (exit " + exitCode + "): " + message,
+          exitCode,
+          stderr,
+          null);
+    }
+  }
+
+  private Result run(List<String> arguments) throws QemuImgException {
+    List<String> command = new ArrayList<>();
+    command.add(binary);
+    command.addAll(arguments);
+    String commandLine = String.join(" ", command);
+    ProcessBuilder builder = new ProcessBuilder(command);
+    // strerror() texts such as "No such file or directory" follow the locale.
+    builder.environment().put("LC_ALL", "C");
+    Process process;
+    try {
+      process = builder.start();
+    } catch (IOException e) {
+      throw new QemuImgException("cannot run " + commandLine + ": " + e.getMessage(), -1, "", e);
+    }
+    try {
+      closeQuietly(process.getOutputStream()); // qemu-img must never wait for input
+      CompletableFuture<String> stdout = readAsync(process.getInputStream());
+      CompletableFuture<String> stderr = readAsync(process.getErrorStream());
+      if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        process.destroyForcibly();
+        throw new QemuImgException(
+            commandLine + " timed out after " + timeout.toSeconds() + " s", -1, "", null);
+      }
+      return new Result(command, process.exitValue(), stdout.get().strip(), stderr.get().strip());
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
+      throw new QemuImgException(commandLine + " interrupted", -1, "", e);
+    } catch (ExecutionException e) {
+      process.destroyForcibly();
+      throw new QemuImgException(
+          "cannot read the output of " + commandLine + ": " + e.getCause().getMessage(),
+          -1,
+          "",
+          e.getCause());
+    }
+  }
+
+  // Keeps the first MAX_OUTPUT_BYTES and drains the rest, so the process never blocks on a pipe.
+  private static CompletableFuture<String> readAsync(InputStream stream) {
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try (InputStream in = stream) {
+            byte[] kept = in.readNBytes(MAX_OUTPUT_BYTES);
+            in.transferTo(OutputStream.nullOutputStream());
+            return new String(kept, StandardCharsets.UTF_8);
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        },
+        PIPE_READERS);
+  }
+
+  private static void closeQuietly(OutputStream stream) {
+    try {
+      stream.close();
+    } catch (IOException e) {
+      // Nothing was written; the pipe is gone either way.
+    }
+  }
+}
