@@ -8,8 +8,10 @@ import io.bastida.operator.host.HostStatusPlanner;
 import io.bastida.operator.host.HostTargets;
 import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.storage.NativeNfsExportProbe;
+import io.bastida.operator.storage.NativeNfsVolumes;
 import io.bastida.operator.storage.StorageDomainReconciler;
 import io.bastida.operator.vm.VirtualMachineReconciler;
+import io.bastida.storage.QemuImg;
 import io.bastida.storage.nfs.NfsProbe;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -42,6 +44,8 @@ public final class BastidaOperator implements AutoCloseable {
     var targets = new HostTargets(client, settings.namespace());
     var statusWriter = new StatusWriter(clock);
     var events = new EventRecorder(client, clock);
+    var nfs = new NfsProbe(settings.hostReachTimeout());
+    var nfsVolumes = new NativeNfsVolumes(new QemuImg(Duration.ofMinutes(2)), nfs);
 
     operator =
         new Operator(
@@ -64,13 +68,20 @@ public final class BastidaOperator implements AutoCloseable {
         new StorageDomainReconciler(
             connections,
             targets,
-            new NativeNfsExportProbe(new NfsProbe(settings.hostReachTimeout())),
+            new NativeNfsExportProbe(nfs),
+            nfsVolumes,
             statusWriter,
             events,
             settings.storageRecheckInterval()));
     operator.register(
         new VirtualMachineReconciler(
-            connections, targets, statusWriter, events, clock, settings.vmRecheckInterval()));
+            connections,
+            targets,
+            nfsVolumes,
+            statusWriter,
+            events,
+            clock,
+            settings.vmRecheckInterval()));
     health =
         settings.healthPort() > 0
             ? new HealthEndpoint(settings.healthPort(), operator.getRuntimeInfo())

@@ -155,6 +155,64 @@ class RealHostsE2E {
   }
 
   @Test
+  void vmDiskOnANativeNfsExportLivesThereAndProtectsTheDomain() throws Exception {
+    client.resource(host("host-a", testbed.tcpUri("hA"))).create();
+    awaitHostReady("host-a");
+    client
+        .resource(nativeNfsDomain("school-nfs", testbed.nfsServer(), testbed.nfsExport()))
+        .create();
+    awaitDomainReady("school-nfs");
+    cluster().kubectl("create", "namespace", "nfs-e2e");
+    var vm = new io.bastida.api.v1alpha1.VirtualMachine();
+    vm.setMetadata(
+        new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
+            .withName("web")
+            .withNamespace("nfs-e2e")
+            .build());
+    var spec = new io.bastida.api.v1alpha1.VirtualMachineSpec();
+    spec.cpu = new io.bastida.api.v1alpha1.VirtualMachineSpec.Cpu();
+    spec.memory = new io.bastida.api.v1alpha1.VirtualMachineSpec.Memory();
+    spec.memory.size = "128Mi";
+    spec.terminationGracePeriodSeconds = 5;
+    var disk = new io.bastida.api.v1alpha1.VirtualMachineSpec.Disk();
+    disk.name = "root";
+    disk.blank = new io.bastida.api.v1alpha1.VirtualMachineSpec.BlankVolume();
+    disk.blank.storageDomainName = "school-nfs";
+    disk.blank.size = "64Mi";
+    spec.disks.add(disk);
+    vm.setSpec(spec);
+    client.resource(vm).create();
+
+    var vms = client.resources(io.bastida.api.v1alpha1.VirtualMachine.class).inNamespace("nfs-e2e");
+    awaitCondition(() -> vms.withName("web").get(), "Ready", status("True"));
+    Path image = testbed.nfsDirectory().resolve("nfs-e2e-web-root.qcow2");
+    assertThat(image).exists();
+    assertThat(vms.withName("web").get().getStatus().disks.get(0).source)
+        .isEqualTo(
+            "nfs://" + testbed.nfsServer() + testbed.nfsExport() + "/nfs-e2e-web-root.qcow2");
+    Connect libvirt = new Connect(testbed.tcpUri("hA"), false);
+    try {
+      assertThat(libvirt.domainLookupByName("nfs-e2e_web").getXMLDesc(0))
+          .contains("protocol='nfs'", "name='" + testbed.nfsExport() + "/nfs-e2e-web-root.qcow2'");
+    } finally {
+      libvirt.close();
+    }
+
+    client.resources(StorageDomain.class).withName("school-nfs").delete();
+    Condition blocked = awaitCondition(() -> domain("school-nfs"), "Ready", reason("InUse"));
+    assertThat(blocked.getMessage()).contains("nfs-e2e-web-root.qcow2");
+
+    vms.withName("web").delete();
+    await().atMost(TIMEOUT).until(() -> vms.withName("web").get() == null);
+    assertThat(image).doesNotExist();
+    await().atMost(TIMEOUT).until(() -> domain("school-nfs") == null);
+  }
+
+  private static TestCluster cluster() {
+    return TestCluster.get();
+  }
+
+  @Test
   void exportThatTheServerRefusesIsReportedWithItsReason() {
     client.resource(host("host-a", testbed.tcpUri("hA"))).create();
     awaitHostReady("host-a");

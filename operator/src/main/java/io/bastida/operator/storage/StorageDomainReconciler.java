@@ -16,6 +16,7 @@ import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.storage.StoragePlanner.Attachment;
 import io.bastida.operator.storage.StoragePlanner.DeletionDecision;
 import io.bastida.operator.storage.StoragePlanner.HostView;
+import io.bastida.storage.nfs.NfsException;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
@@ -51,6 +52,7 @@ public class StorageDomainReconciler implements Reconciler<StorageDomain>, Clean
   private final HostConnections connections;
   private final HostTargets targets;
   private final NfsExportProbe exportProbe;
+  private final NativeNfsVolumes nfsVolumes;
   private final StatusWriter statusWriter;
   private final EventRecorder events;
   private final Duration recheckInterval;
@@ -60,12 +62,14 @@ public class StorageDomainReconciler implements Reconciler<StorageDomain>, Clean
       HostConnections connections,
       HostTargets targets,
       NfsExportProbe exportProbe,
+      NativeNfsVolumes nfsVolumes,
       StatusWriter statusWriter,
       EventRecorder events,
       Duration recheckInterval) {
     this.connections = connections;
     this.targets = targets;
     this.exportProbe = exportProbe;
+    this.nfsVolumes = nfsVolumes;
     this.statusWriter = statusWriter;
     this.events = events;
     this.recheckInterval = recheckInterval;
@@ -143,29 +147,37 @@ public class StorageDomainReconciler implements Reconciler<StorageDomain>, Clean
   public DeleteControl cleanup(StorageDomain domain, Context<StorageDomain> context) {
     String name = domain.getMetadata().getName();
     Optional<PoolDefinition> pool = StoragePlanner.poolFor(name, domain.getSpec());
-    if (pool.isEmpty()) {
-      return DeleteControl.defaultDelete();
-    }
     Map<String, List<String>> volumesByHost = new LinkedHashMap<>();
-    for (HostView view : StoragePlanner.selectedHosts(domain.getSpec(), hostViews())) {
-      volumesByHost.put(view.name(), volumesOn(view, pool.get().name()));
+    if (pool.isEmpty()) {
+      // NFS Native: no pools; what the export holds is what protects it.
+      var nfs = domain.getSpec().getNfs();
+      String export = "nfs://" + nfs.getServer() + nfs.getPath();
+      try {
+        volumesByHost.put(export, nfsVolumes.list(nfs.getServer(), nfs.getPath()));
+      } catch (NfsException e) {
+        // An export that refuses us holds nothing we could have put there (and deleting the
+        // resource deletes no data); only one that does not answer may come back: wait for it.
+        boolean refused = e.reason() != NfsException.Reason.Unreachable;
+        volumesByHost.put(export, refused ? List.of() : null);
+      }
+    } else {
+      for (HostView view : StoragePlanner.selectedHosts(domain.getSpec(), hostViews())) {
+        volumesByHost.put(view.name(), volumesOn(view, pool.get().name()));
+      }
     }
     DeletionDecision decision = StoragePlanner.deletion(volumesByHost);
     if (decision instanceof DeletionDecision.Blocked blocked) {
       reportBlockedDeletion(domain, blocked, context);
       return DeleteControl.noFinalizerRemoval().rescheduleAfter(recheckInterval.toMillis());
     }
-    for (String hostName : volumesByHost.keySet()) {
+    for (String hostName : pool.isEmpty() ? List.<String>of() : volumesByHost.keySet()) {
       try {
         hypervisorOf(hostName).forgetPool(pool.get().name());
       } catch (HostTargets.InvalidTargetException | HypervisorException e) {
         log.warn("StorageDomain({}): pool stays defined on {}: {}", name, hostName, e.getMessage());
       }
     }
-    log.info(
-        "StorageDomain({}): detached from {} hosts; stored data left as it was",
-        name,
-        volumesByHost.size());
+    log.info("StorageDomain({}): released; stored data left as it was", name);
     return DeleteControl.defaultDelete();
   }
 

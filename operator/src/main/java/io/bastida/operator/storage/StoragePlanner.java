@@ -219,8 +219,7 @@ public final class StoragePlanner {
     if (!unknown.isEmpty()) {
       return new DeletionDecision.Blocked(
           WAITING_FOR_HOSTS,
-          "deletion waits until these hosts can be checked for volumes: "
-              + String.join(", ", unknown));
+          "deletion waits until these can be checked for volumes: " + String.join(", ", unknown));
     }
     return new DeletionDecision.Proceed();
   }

@@ -1,7 +1,6 @@
 package io.bastida.operator.vm;
 
 import io.bastida.api.v1alpha1.Host;
-import io.bastida.api.v1alpha1.NfsAccess;
 import io.bastida.api.v1alpha1.RunStrategy;
 import io.bastida.api.v1alpha1.StorageContent;
 import io.bastida.api.v1alpha1.StorageDomain;
@@ -18,6 +17,7 @@ import io.bastida.operator.host.HostStatusPlanner;
 import io.bastida.operator.host.HostTargets;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
+import io.bastida.operator.storage.NativeNfsVolumes;
 import io.bastida.operator.storage.StoragePlanner;
 import io.bastida.operator.vm.PowerPlanner.Action;
 import io.bastida.operator.vm.domain.DomainPlan;
@@ -63,6 +63,7 @@ public class VirtualMachineReconciler
 
   private final HostConnections connections;
   private final HostTargets targets;
+  private final NativeNfsVolumes nfsVolumes;
   private final StatusWriter statusWriter;
   private final EventRecorder events;
   private final Clock clock;
@@ -74,12 +75,14 @@ public class VirtualMachineReconciler
   public VirtualMachineReconciler(
       HostConnections connections,
       HostTargets targets,
+      NativeNfsVolumes nfsVolumes,
       StatusWriter statusWriter,
       EventRecorder events,
       Clock clock,
       Duration recheckInterval) {
     this.connections = connections;
     this.targets = targets;
+    this.nfsVolumes = nfsVolumes;
     this.statusWriter = statusWriter;
     this.events = events;
     this.clock = clock;
@@ -343,11 +346,14 @@ public class VirtualMachineReconciler
     Map<String, DomainPlan.DiskSource> sources = new LinkedHashMap<>();
     status.disks = new ArrayList<>();
     for (VirtualMachineSpec.Disk disk : vm.getSpec().disks) {
-      String path = provision(vm, disk, status.hostName, hypervisor);
-      sources.put(disk.name, new DomainPlan.DiskSource.File(path));
+      DomainPlan.DiskSource source = provision(vm, disk, status.hostName, hypervisor);
+      sources.put(disk.name, source);
       var diskStatus = new VirtualMachineStatus.DiskStatus();
       diskStatus.name = disk.name;
-      diskStatus.source = path;
+      diskStatus.source =
+          source instanceof DomainPlan.DiskSource.Nfs nfs
+              ? "nfs://" + nfs.server() + nfs.path()
+              : ((DomainPlan.DiskSource.File) source).path();
       status.disks.add(diskStatus);
     }
     return VmPlanner.domainPlan(
@@ -371,43 +377,74 @@ public class VirtualMachineReconciler
     return known;
   }
 
-  /** The path of the disk's volume on the host, creating a blank volume if needed. */
-  private String provision(
+  /** Where the disk's bytes are, creating a blank volume if needed. */
+  private DomainPlan.DiskSource provision(
       VirtualMachine vm, VirtualMachineSpec.Disk disk, String hostName, Hypervisor hypervisor)
       throws HypervisorException, ProvisioningException {
-    String domainName =
-        disk.blank != null
-            ? disk.blank.storageDomainName
-            : disk.image != null ? disk.image.storageDomainName : disk.iso.storageDomainName;
+    String domainName = storageDomainOf(disk);
     StorageContent needed = disk.iso != null ? StorageContent.ISO : StorageContent.Disks;
-    String pool = poolOn(domainName, hostName, needed, disk.name);
-    if (disk.blank != null) {
-      String volume =
-          VmIdentity.volumeName(
-              vm.getMetadata().getNamespace(), vm.getMetadata().getName(), disk.name);
-      return hypervisor
-          .ensureVolume(pool, volume, VmPlanner.bytes(disk.blank.size), "qcow2")
-          .path();
+    StorageDomain domain = usableDomain(domainName, hostName, needed, disk.name);
+    String volume =
+        disk.blank != null
+            ? VmIdentity.volumeName(
+                vm.getMetadata().getNamespace(), vm.getMetadata().getName(), disk.name)
+            : disk.image != null ? disk.image.volume : disk.iso.volume;
+    if (StoragePlanner.isNative(domain.getSpec())) {
+      return nativeNfsDisk(domain, disk, volume);
     }
-    String volume = disk.image != null ? disk.image.volume : disk.iso.volume;
-    return hypervisor
-        .findVolume(pool, volume)
-        .orElseThrow(
-            () ->
-                new ProvisioningException(
-                    disk.iso != null ? "IsoNotFound" : "VolumeNotFound",
-                    "disk "
-                        + disk.name
-                        + ": no volume "
-                        + volume
-                        + " in storage domain "
-                        + domainName
-                        + " on host "
-                        + hostName))
-        .path();
+    String pool = StoragePlanner.poolName(domainName);
+    if (disk.blank != null) {
+      return new DomainPlan.DiskSource.File(
+          hypervisor.ensureVolume(pool, volume, VmPlanner.bytes(disk.blank.size), "qcow2").path());
+    }
+    return new DomainPlan.DiskSource.File(
+        hypervisor
+            .findVolume(pool, volume)
+            .orElseThrow(() -> volumeNotFound(disk, volume, domainName, hostName))
+            .path());
   }
 
-  private String poolOn(String domainName, String hostName, StorageContent needed, String disk)
+  private DomainPlan.DiskSource nativeNfsDisk(
+      StorageDomain domain, VirtualMachineSpec.Disk disk, String volume)
+      throws ProvisioningException {
+    var nfs = domain.getSpec().getNfs();
+    try {
+      if (disk.blank != null) {
+        nfsVolumes.ensure(nfs.getServer(), nfs.getPath(), volume, VmPlanner.bytes(disk.blank.size));
+      } else if (nfsVolumes.find(nfs.getServer(), nfs.getPath(), volume).isEmpty()) {
+        throw volumeNotFound(disk, volume, domain.getMetadata().getName(), "the export");
+      }
+    } catch (java.io.IOException e) {
+      throw new ProvisioningException(
+          "VolumeProvisioningFailed", "disk " + disk.name + ": " + e.getMessage());
+    }
+    String path =
+        nfs.getPath().endsWith("/") ? nfs.getPath() + volume : nfs.getPath() + "/" + volume;
+    return new DomainPlan.DiskSource.Nfs(nfs.getServer(), path);
+  }
+
+  private static ProvisioningException volumeNotFound(
+      VirtualMachineSpec.Disk disk, String volume, String domainName, String where) {
+    return new ProvisioningException(
+        disk.iso != null ? "IsoNotFound" : "VolumeNotFound",
+        "disk "
+            + disk.name
+            + ": no volume "
+            + volume
+            + " in storage domain "
+            + domainName
+            + " on "
+            + where);
+  }
+
+  private static String storageDomainOf(VirtualMachineSpec.Disk disk) {
+    return disk.blank != null
+        ? disk.blank.storageDomainName
+        : disk.image != null ? disk.image.storageDomainName : disk.iso.storageDomainName;
+  }
+
+  private StorageDomain usableDomain(
+      String domainName, String hostName, StorageContent needed, String disk)
       throws ProvisioningException {
     StorageDomain domain =
         storageDomains
@@ -421,15 +458,6 @@ public class VirtualMachineReconciler
       throw new ProvisioningException(
           "StorageContentMismatch",
           "disk " + disk + ": StorageDomain " + domainName + " does not hold " + needed);
-    }
-    if (domain.getSpec().getNfs() != null
-        && domain.getSpec().getNfs().getAccess() == NfsAccess.Native) {
-      throw new ProvisioningException(
-          "StorageAccessNotSupported",
-          "disk "
-              + disk
-              + ": VM disks on NFS Native storage domains are not supported yet; use a local or"
-              + " NFS Mount domain");
     }
     boolean attached =
         domain.getStatus() != null
@@ -445,7 +473,7 @@ public class VirtualMachineReconciler
               + " is not attached to host "
               + hostName);
     }
-    return StoragePlanner.poolName(domainName);
+    return domain;
   }
 
   private static List<Condition> observedConditions(
@@ -567,10 +595,7 @@ public class VirtualMachineReconciler
       }
       for (VirtualMachineSpec.Disk disk : vm.getSpec().disks) {
         if (disk.blank != null && disk.deletionPolicy != VirtualMachineSpec.DeletionPolicy.Retain) {
-          hypervisor.deleteVolume(
-              StoragePlanner.poolName(disk.blank.storageDomainName),
-              VmIdentity.volumeName(
-                  vm.getMetadata().getNamespace(), vm.getMetadata().getName(), disk.name));
+          deleteBlankVolume(vm, disk, hypervisor);
         }
       }
       log.info("{}: deleted from Host({})", who, status.hostName);
@@ -592,6 +617,35 @@ public class VirtualMachineReconciler
           "deletion waits for host " + status.hostName + ": " + e.getMessage());
       return DeleteControl.noFinalizerRemoval().rescheduleAfter(recheckInterval.toMillis());
     }
+  }
+
+  private void deleteBlankVolume(
+      VirtualMachine vm, VirtualMachineSpec.Disk disk, Hypervisor hypervisor)
+      throws HypervisorException {
+    String volume =
+        VmIdentity.volumeName(
+            vm.getMetadata().getNamespace(), vm.getMetadata().getName(), disk.name);
+    Optional<StorageDomain> domain =
+        storageDomains.get(new ResourceID(disk.blank.storageDomainName));
+    if (domain.isPresent() && StoragePlanner.isNative(domain.get().getSpec())) {
+      var nfs = domain.get().getSpec().getNfs();
+      try {
+        nfsVolumes.delete(nfs.getServer(), nfs.getPath(), volume);
+      } catch (io.bastida.storage.nfs.NfsException e) {
+        throw new HypervisorException(
+            HypervisorException.Failure.OperationFailed,
+            "delete nfs://"
+                + nfs.getServer()
+                + nfs.getPath()
+                + "/"
+                + volume
+                + ": "
+                + e.getMessage(),
+            e);
+      }
+      return;
+    }
+    hypervisor.deleteVolume(StoragePlanner.poolName(disk.blank.storageDomainName), volume);
   }
 
   private static boolean isOurs(DomainState domain, VirtualMachine vm) {
