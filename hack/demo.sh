@@ -60,7 +60,10 @@ hack/control-plane.sh up
 
 say "Starting two libvirt hosts and an NFS export in network namespaces"
 examples=(examples/)
-if ! hack/testbed.sh up; then
+if hack/testbed.sh up; then
+  say "Building the tiny guest the school VMs boot"
+  hack/guest/build-initramfs.sh /var/cache/bastida/guest
+else
   echo "demo: FALLING BACK to libvirt's test driver: network namespaces are not available here;" \
     "the hosts below are simulated in-process" >&2
   examples=(examples/test-driver/)
@@ -75,11 +78,18 @@ say "kubectl apply -f ${examples[*]}"
 kubectl apply -f "${examples[@]}"
 kubectl wait --for=condition=Ready hosts --all --timeout=180s
 kubectl wait --for=condition=Ready storagedomains --all --timeout=180s
+if [[ ${examples[0]} == examples/ ]]; then
+  kubectl wait --for=condition=Ready bvm --all -n school --timeout=300s
+fi
 
 say "kubectl get hosts,storagedomains"
 kubectl get hosts
 echo
 kubectl get storagedomains
+if [[ ${examples[0]} == examples/ ]]; then
+  echo
+  kubectl get bvm -n school
+fi
 
 cat <<MSG
 
@@ -88,6 +98,8 @@ The demo is running. Point kubectl at it and look around:
   export KUBECONFIG=$KUBECONFIG
   kubectl get hosts -o wide
   kubectl describe storagedomain school-nfs
+  kubectl get bvm -n school -o wide
+  kubectl patch bvm web -n school --type=merge -p '{"spec":{"paused":true}}'
 
 Operator log: $STATE/operator.log.  Stop everything: hack/demo.sh down
 MSG

@@ -39,6 +39,7 @@ class ValidationIT {
   void examplesAreAccepted(Path file) {
     TestCluster cluster = TestCluster.get();
     cluster.kubectl("create", "namespace", TestCluster.OPERATOR_NAMESPACE);
+    cluster.kubectl("create", "namespace", "school");
 
     var result = cluster.kubectl("apply", "--dry-run=server", "-f", file.toString());
 
