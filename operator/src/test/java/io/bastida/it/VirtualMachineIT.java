@@ -311,6 +311,10 @@ class VirtualMachineIT {
         .contains("school-cloud-data.qcow2");
     pool.storageVolLookupByName("school-cloud-data.qcow2").delete(0);
     assertThat(domainExists("test")).as("a domain no VM owns is never touched").isTrue();
+    assertThat(
+            client.resources(Host.class).withName("shared").get().getStatus().getUnmanagedDomains())
+        .as("and it is reported on its Host")
+        .contains("test");
   }
 
   @Test

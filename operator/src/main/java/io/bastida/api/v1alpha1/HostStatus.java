@@ -19,6 +19,7 @@ public class HostStatus implements WithConditions {
   private Integer domains;
   private Integer runningDomains;
   private String lastHeartbeatTime;
+  private List<String> unmanagedDomains;
 
   @Override
   public Long getObservedGeneration() {
@@ -118,6 +119,17 @@ public class HostStatus implements WithConditions {
 
   public void setRunningDomains(Integer runningDomains) {
     this.runningDomains = runningDomains;
+  }
+
+  /**
+   * Domains on the host that no VirtualMachine owns (first 50 by name): reported, never touched.
+   */
+  public List<String> getUnmanagedDomains() {
+    return unmanagedDomains;
+  }
+
+  public void setUnmanagedDomains(List<String> unmanagedDomains) {
+    this.unmanagedDomains = unmanagedDomains;
   }
 
   public String getLastHeartbeatTime() {

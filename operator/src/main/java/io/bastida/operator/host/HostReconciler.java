@@ -2,11 +2,13 @@ package io.bastida.operator.host;
 
 import io.bastida.api.v1alpha1.Host;
 import io.bastida.api.v1alpha1.HostStatus;
+import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.HostConnections;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
+import io.bastida.operator.vm.domain.DomainXml;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
@@ -15,6 +17,7 @@ import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 
@@ -71,7 +74,13 @@ public class HostReconciler implements Reconciler<Host>, Cleaner<Host> {
     String name = host.getMetadata().getName();
     try {
       var hypervisor = connections.get(name, targets.targetFor(host));
-      return new HostObservation.Reached(hypervisor.nodeFacts());
+      List<String> unmanaged =
+          hypervisor.listDomains().stream()
+              .filter(d -> DomainXml.ownerOf(d.xml()).isEmpty())
+              .map(DomainState::name)
+              .sorted()
+              .toList();
+      return new HostObservation.Reached(hypervisor.nodeFacts(), unmanaged);
     } catch (HostTargets.InvalidTargetException e) {
       return new HostObservation.Unreached(e.reason(), e.getMessage());
     } catch (HypervisorException e) {

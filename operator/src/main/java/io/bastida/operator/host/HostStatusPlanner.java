@@ -24,6 +24,7 @@ public final class HostStatusPlanner {
   public static final String SCHEDULABLE = "Schedulable";
 
   private static final long MIB = 1024 * 1024;
+  private static final int MAX_LISTED_DOMAINS = 50;
 
   private final Duration heartbeatInterval;
 
@@ -37,6 +38,11 @@ public final class HostStatusPlanner {
     if (observation instanceof HostObservation.Reached reached) {
       NodeFacts facts = reached.facts();
       applyFacts(next, facts, spec.getOvercommit());
+      List<String> unmanaged = reached.unmanagedDomains();
+      next.setUnmanagedDomains(
+          unmanaged.size() <= MAX_LISTED_DOMAINS
+              ? unmanaged
+              : unmanaged.subList(0, MAX_LISTED_DOMAINS));
       boolean refresh =
           previous == null || heartbeatDue(previous, now) || !sameFacts(previous, next);
       if (refresh) {
@@ -136,6 +142,7 @@ public final class HostStatusPlanner {
     to.setDomains(from.getDomains());
     to.setRunningDomains(from.getRunningDomains());
     to.setLastHeartbeatTime(from.getLastHeartbeatTime());
+    to.setUnmanagedDomains(from.getUnmanagedDomains());
     return to;
   }
 

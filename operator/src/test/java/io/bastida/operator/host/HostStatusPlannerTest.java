@@ -30,6 +30,7 @@ class HostStatusPlannerTest {
     assertThat(status.getAllocatable().getMemory().toString()).isEqualTo("49152Mi");
     assertThat(status.getFreeMemory().toString()).isEqualTo("4096Mi");
     assertThat(status.getCpuModel()).isEqualTo("Skylake-Client");
+    assertThat(status.getUnmanagedDomains()).containsExactly("legacy-dhcp");
     assertThat(status.getLastHeartbeatTime()).isEqualTo("2026-11-27T10:00:00Z");
     assertThat(condition(status, "Ready").getStatus()).isEqualTo("True");
     assertThat(condition(status, "Connected").getStatus()).isEqualTo("True");
@@ -107,7 +108,8 @@ class HostStatusPlannerTest {
             "QEMU 7.2.0",
             3,
             2,
-            "kvm"));
+            "kvm"),
+        java.util.List.of("legacy-dhcp"));
   }
 
   private static Condition condition(HostStatus status, String type) {
