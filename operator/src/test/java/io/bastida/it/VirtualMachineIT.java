@@ -285,6 +285,56 @@ class VirtualMachineIT {
   }
 
   @Test
+  void aMacAddressAlreadyInUseKeepsTheNewerVmWaiting() throws Exception {
+    client
+        .resource(
+            vm(
+                "first",
+                spec -> {
+                  spec.interfaces.get(0).macAddress = "52:54:00:12:34:56";
+                  return spec;
+                }))
+        .create();
+    awaitReady("first");
+
+    client
+        .resource(
+            vm(
+                "second",
+                spec -> {
+                  spec.interfaces.get(0).macAddress = "52:54:00:12:34:56";
+                  return spec;
+                }))
+        .create();
+
+    var ready = awaitCondition(() -> get("second"), "Ready", reason("MacAddressInUse"));
+    assertThat(ready.getMessage()).contains("52:54:00:12:34:56", "school/first");
+    assertThat(domainExists("school_second")).isFalse();
+    assertThat(eventsFor(client, "VirtualMachine", "second"))
+        .anySatisfy(e -> assertThat(e.getReason()).isEqualTo("MacAddressInUse"));
+  }
+
+  @Test
+  void aDiskLargerThanTheStorageDomainCanHoldIsRefusedAndNothingIsCreated() throws Exception {
+    client
+        .resource(
+            vm(
+                "hoarder",
+                spec -> {
+                  spec.disks.get(0).blank.size = "200Gi";
+                  return spec;
+                }))
+        .create();
+
+    var ready = awaitCondition(() -> get("hoarder"), "Ready", reason("StorageDomainFull"));
+
+    assertThat(ready.getMessage()).contains("needs 200Gi", "storage domain scratch");
+    assertThat(libvirt.storagePoolLookupByName("bastida-scratch").listVolumes())
+        .doesNotContain("school-hoarder-root.qcow2");
+    assertThat(domainExists("school_hoarder")).isFalse();
+  }
+
+  @Test
   void deletionShutsDownUndefinesAndDeletesVolumesPerPolicy() throws Exception {
     client
         .resource(

@@ -130,6 +130,13 @@ public class VirtualMachineReconciler
     status.domainUUID = VmIdentity.domainUuid(vm.getMetadata().getUid()).toString();
     status.interfaces = interfaceStatuses(vm);
 
+    Optional<String> macClash = macClash(vm, context);
+    if (macClash.isPresent()) {
+      status.printableStatus = "MacAddressInUse";
+      status.conditions =
+          List.of(Conditions.of(VmConditions.READY, false, "MacAddressInUse", macClash.get()));
+      return record(vm, status, recheckInterval);
+    }
     if (status.hostName == null) {
       return place(vm, status, context);
     }
@@ -152,6 +159,54 @@ public class VirtualMachineReconciler
       String reason = e.isConnectionFailure() ? "HostNotReady" : "DomainOperationFailed";
       return record(vm, blocked(status, reason, e.getMessage(), "Unknown"), recheckInterval);
     }
+  }
+
+  /**
+   * A MAC address of this VM that another VM has a better claim to (it is placed and this one is
+   * not, or it is older): that one keeps it, this one waits with a clear condition instead of
+   * fighting over the network.
+   */
+  private static Optional<String> macClash(VirtualMachine vm, Context<VirtualMachine> context) {
+    String uid = vm.getMetadata().getUid();
+    for (var nic : vm.getSpec().interfaces) {
+      String mac = VmPlanner.macOf(uid, nic);
+      Optional<VirtualMachine> owner =
+          context
+              .getPrimaryCache()
+              .list()
+              .filter(other -> !other.getMetadata().getUid().equals(uid))
+              .filter(other -> outranks(other, vm))
+              .filter(
+                  other ->
+                      other.getSpec().interfaces.stream()
+                          .anyMatch(
+                              n -> VmPlanner.macOf(other.getMetadata().getUid(), n).equals(mac)))
+              .findFirst();
+      if (owner.isPresent()) {
+        return Optional.of(
+            "interface "
+                + nic.name
+                + ": MAC address "
+                + mac
+                + " is already used by VirtualMachine "
+                + owner.get().getMetadata().getNamespace()
+                + "/"
+                + owner.get().getMetadata().getName());
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static boolean outranks(VirtualMachine a, VirtualMachine b) {
+    boolean aPlaced = a.getStatus() != null && a.getStatus().hostName != null;
+    boolean bPlaced = b.getStatus() != null && b.getStatus().hostName != null;
+    if (aPlaced != bPlaced) {
+      return aPlaced;
+    }
+    int byTime =
+        a.getMetadata().getCreationTimestamp().compareTo(b.getMetadata().getCreationTimestamp());
+    return byTime < 0
+        || (byTime == 0 && a.getMetadata().getUid().compareTo(b.getMetadata().getUid()) < 0);
   }
 
   private UpdateControl<VirtualMachine> place(
@@ -394,6 +449,11 @@ public class VirtualMachineReconciler
     }
     String pool = StoragePlanner.poolName(domainName);
     if (disk.blank != null) {
+      long size = VmPlanner.bytes(disk.blank.size);
+      if (hypervisor.findVolume(pool, volume).isEmpty()) {
+        long available = hypervisor.findPool(pool).map(p -> p.availableBytes()).orElse(0L);
+        requireSpace(disk, domainName, size, available, "on host " + hostName);
+      }
       return new DomainPlan.DiskSource.File(
           hypervisor.ensureVolume(pool, volume, VmPlanner.bytes(disk.blank.size), "qcow2").path());
     }
@@ -410,7 +470,18 @@ public class VirtualMachineReconciler
     var nfs = domain.getSpec().getNfs();
     try {
       if (disk.blank != null) {
-        nfsVolumes.ensure(nfs.getServer(), nfs.getPath(), volume, VmPlanner.bytes(disk.blank.size));
+        long size = VmPlanner.bytes(disk.blank.size);
+        if (nfsVolumes.find(nfs.getServer(), nfs.getPath(), volume).isEmpty()
+            && domain.getStatus() != null
+            && domain.getStatus().getAvailable() != null) {
+          requireSpace(
+              disk,
+              domain.getMetadata().getName(),
+              size,
+              VmPlanner.bytes(domain.getStatus().getAvailable().toString()),
+              "on the export");
+        }
+        nfsVolumes.ensure(nfs.getServer(), nfs.getPath(), volume, size);
       } else if (nfsVolumes.find(nfs.getServer(), nfs.getPath(), volume).isEmpty()) {
         throw volumeNotFound(disk, volume, domain.getMetadata().getName(), "the export");
       }
@@ -421,6 +492,26 @@ public class VirtualMachineReconciler
     String path =
         nfs.getPath().endsWith("/") ? nfs.getPath() + volume : nfs.getPath() + "/" + volume;
     return new DomainPlan.DiskSource.Nfs(nfs.getServer(), path);
+  }
+
+  /** Thin volumes need no space up front, but one that could never be filled is refused. */
+  private static void requireSpace(
+      VirtualMachineSpec.Disk disk, String domainName, long size, long available, String where)
+      throws ProvisioningException {
+    if (size > available) {
+      throw new ProvisioningException(
+          "StorageDomainFull",
+          "disk "
+              + disk.name
+              + ": needs "
+              + disk.blank.size
+              + " but storage domain "
+              + domainName
+              + " has "
+              + available / (1024 * 1024)
+              + "Mi available "
+              + where);
+    }
   }
 
   private static ProvisioningException volumeNotFound(
