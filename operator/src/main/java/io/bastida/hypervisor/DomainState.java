@@ -4,8 +4,17 @@ package io.bastida.hypervisor;
  * A domain as its host reports it.
  *
  * @param xml the persistent definition (inactive XML), for reading back what was defined
+ * @param liveMemoryMiB memory the running guest has now (0 when off)
+ * @param liveVcpus vCPUs the running guest has now (0 when off)
  */
-public record DomainState(String name, String uuid, Power power, boolean failed, String xml) {
+public record DomainState(
+    String name,
+    String uuid,
+    Power power,
+    boolean failed,
+    String xml,
+    long liveMemoryMiB,
+    int liveVcpus) {
 
   /** What the VM is doing. */
   public enum Power {

@@ -46,6 +46,9 @@ public interface Hypervisor extends AutoCloseable {
 
   void startDomain(String name) throws HypervisorException;
 
+  /** Changes a running domain's memory (balloon) and online vCPUs, within its maximums. */
+  void resizeRunningDomain(String name, long memoryMiB, int vcpus) throws HypervisorException;
+
   /**
    * IP addresses of a running domain's interfaces by MAC address, as its guest agent reports them;
    * empty when the agent does not answer.

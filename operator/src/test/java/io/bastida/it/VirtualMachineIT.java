@@ -244,6 +244,43 @@ class VirtualMachineIT {
   }
 
   @Test
+  void memoryAndVcpusWithinTheirMaximumsChangeWithoutARestart() throws Exception {
+    client
+        .resource(
+            vm(
+                "elastic",
+                spec -> {
+                  spec.memory.max = "1Gi";
+                  spec.cpu.maxSockets = 4;
+                  return spec;
+                }))
+        .create();
+    String started = awaitReady("elastic").getStatus().lastStartedAt;
+
+    edit(
+        "elastic",
+        spec -> {
+          spec.memory.size = "512Mi";
+          spec.cpu.sockets = 2;
+          return spec;
+        });
+
+    await()
+        .atMost(TIMEOUT)
+        .untilAsserted(
+            () -> {
+              var info = libvirt.domainLookupByName("school_elastic").getInfo();
+              assertThat(info.memory).isEqualTo(512 * 1024);
+              assertThat(info.nrVirtCpu).isEqualTo(2);
+            });
+    assertThat(Resources.condition(get("elastic"), "RestartRequired").orElseThrow().getStatus())
+        .isEqualTo("False");
+    assertThat(get("elastic").getStatus().lastStartedAt).isEqualTo(started);
+    assertThat(eventsFor(client, "VirtualMachine", "elastic"))
+        .anySatisfy(e -> assertThat(e.getReason()).isEqualTo("Resized"));
+  }
+
+  @Test
   void aVmThatFitsNowhereIsUnschedulableAndSaysWhy() {
     client
         .resource(

@@ -30,6 +30,9 @@ public class VirtualMachineStatus implements WithConditions {
   /** Digest of the definition the running domain was started with. */
   public String runningRevision;
 
+  /** vCPUs and memory last given to the running domain, e.g. {@code 2 vCPUs, 1024Mi}. */
+  public String liveResources;
+
   /** When Bastida asked the guest to shut down; the grace period runs from here. */
   public String stopRequestedAt;
 

@@ -253,6 +253,23 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public void resizeRunningDomain(String name, long memoryMiB, int vcpus)
+      throws HypervisorException {
+    onDomain(
+        name,
+        "resize",
+        domain -> {
+          var info = domain.getInfo();
+          if (info.memory / 1024 != memoryMiB) {
+            domain.setMemory(memoryMiB * 1024);
+          }
+          if (info.nrVirtCpu != vcpus) {
+            domain.setVcpusFlags(vcpus, AFFECT_LIVE);
+          }
+        });
+  }
+
+  @Override
   public Map<String, List<String>> guestAddresses(String name) throws HypervisorException {
     try {
       Domain domain = lookupDomain(name);
@@ -358,6 +375,7 @@ final class LibvirtHypervisor implements Hypervisor {
   // VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | SNAPSHOTS_METADATA, then NVRAM | CHECKPOINTS_METADATA
   private static final int UNDEFINE_SNAPSHOT_METADATA = 1 | 2;
   private static final int ADDRESSES_FROM_AGENT = 1;
+  private static final int AFFECT_LIVE = 1;
   private static final int UNDEFINE_ALL_METADATA = UNDEFINE_SNAPSHOT_METADATA | 4 | 32;
 
   private interface DomainAction {
@@ -402,13 +420,17 @@ final class LibvirtHypervisor implements Hypervisor {
 
   private static DomainState stateOf(Domain domain) throws LibvirtException {
     var power = DomainStates.of(domain);
+    boolean active = domain.isActive() != 0;
+    var info = active ? domain.getInfo() : null;
     // VIR_DOMAIN_XML_INACTIVE: the persistent definition, not the live one.
     return new DomainState(
         domain.getName(),
         domain.getUUIDString(),
         power.power(),
         power.failed(),
-        domain.getXMLDesc(2));
+        domain.getXMLDesc(2),
+        active ? info.memory / 1024 : 0,
+        active ? info.nrVirtCpu : 0);
   }
 
   private StoragePool lookupPool(String name) throws LibvirtException {

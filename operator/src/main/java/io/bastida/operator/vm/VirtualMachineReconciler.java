@@ -291,8 +291,10 @@ public class VirtualMachineReconciler
       }
     }
     // Redefine only when the definition itself changed: pausing or a new run strategy does not.
-    String xml = DomainXml.render(plan(vm, status, hypervisor));
+    DomainPlan plan = plan(vm, status, hypervisor);
+    String xml = DomainXml.render(plan);
     String revision = VmIdentity.revision(xml);
+    String shape = VmIdentity.revision(DomainXml.render(plan.shape()));
     if (domain.isEmpty() || !revision.equals(status.definedRevision)) {
       hypervisor.defineDomain(xml);
       status.definedRevision = revision;
@@ -321,7 +323,28 @@ public class VirtualMachineReconciler
                 now));
     apply(vm, status, hypervisor, action, now, restartPending);
     if (action == Action.Start) {
-      status.runningRevision = status.definedRevision;
+      status.runningRevision = shape;
+    }
+    boolean restartRequired =
+        state.power() != Power.Off
+            && action != Action.Start
+            && status.runningRevision != null
+            && !status.runningRevision.equals(shape);
+    if (state.power() == Power.Running
+        && action == Action.None
+        && !restartRequired
+        && (state.liveMemoryMiB() != plan.memoryMiB()
+            || state.liveVcpus() != plan.cpu().current())) {
+      // Memory within its maximum and vCPUs within theirs change while the guest runs.
+      hypervisor.resizeRunningDomain(status.domainName, plan.memoryMiB(), plan.cpu().current());
+      events.normal(
+          vm,
+          "Resized",
+          "now "
+              + plan.cpu().current()
+              + " vCPUs and "
+              + plan.memoryMiB()
+              + "Mi, without a restart");
     }
     if (state.power() == Power.Off && action != Action.Start) {
       status.stopRequestedAt = null;
@@ -334,10 +357,6 @@ public class VirtualMachineReconciler
     for (var nic : status.interfaces) {
       nic.ipAddresses = addresses.getOrDefault(nic.macAddress, List.of());
     }
-    boolean restartRequired =
-        after.power() != Power.Off
-            && status.runningRevision != null
-            && !status.runningRevision.equals(status.definedRevision);
     status.conditions = observedConditions(vm, after, restartRequired, !addresses.isEmpty());
     status.printableStatus = printable(after.power());
     Duration next =
@@ -797,6 +816,7 @@ public class VirtualMachineReconciler
       next.lastStartedAt = previous.lastStartedAt;
       next.definedRevision = previous.definedRevision;
       next.runningRevision = previous.runningRevision;
+      next.liveResources = previous.liveResources;
       next.stopRequestedAt = previous.stopRequestedAt;
       next.disks = previous.disks;
       next.interfaces = previous.interfaces;

@@ -108,6 +108,29 @@ public record DomainPlan(
    */
   public record Graphics(String type, String listen) {}
 
+  /**
+   * The same domain with memory and vCPUs at their maximum: what a running domain cannot change
+   * without a restart. Two plans with the same shape differ only in what can be applied live.
+   */
+  public DomainPlan shape() {
+    return new DomainPlan(
+        name,
+        uuid,
+        owner,
+        type,
+        new Cpu(cpu.sockets(), cpu.cores(), cpu.threads(), cpu.maximum(), cpu.model()),
+        maxMemoryMiB,
+        maxMemoryMiB,
+        firmware,
+        kernelBoot,
+        disks,
+        nics,
+        hostDevices,
+        graphics,
+        guestAgentChannel,
+        serialLogPath);
+  }
+
   /** Namespace of Bastida's element in the domain's {@code <metadata>}. */
   public static final String METADATA_NAMESPACE = "https://bastida.io/xmlns/domain/v1alpha1";
 
