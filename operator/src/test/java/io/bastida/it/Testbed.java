@@ -91,6 +91,29 @@ public final class Testbed {
     return Path.of(value("BASTIDA_E2E_NFS_DIR"));
   }
 
+  /** The testbed's state directory ({@code $BASTIDA_TESTBED}, default /run/bastida-testbed). */
+  public Path stateDir() {
+    return Path.of(System.getenv().getOrDefault("BASTIDA_TESTBED", "/run/bastida-testbed"));
+  }
+
+  /**
+   * Where the host's {@code /var/log/libvirt/qemu} really lives, seen from this namespace: the
+   * guests' serial console logs ({@code <domain>-serial.log}) are there.
+   */
+  public Path qemuLogBacking(String host) {
+    return stateDir().resolve("hosts").resolve(host).resolve("log/qemu");
+  }
+
+  /** The bridge on every host that joins all guests in one L2 segment ({@link #vmGateway()}). */
+  public String vmBridge() {
+    return value("BASTIDA_E2E_VM_BRIDGE");
+  }
+
+  /** This namespace's address on the guests' segment (10.77.1.0/24): guests are reachable. */
+  public String vmGateway() {
+    return value("BASTIDA_E2E_VM_GATEWAY");
+  }
+
   private String value(String key) {
     String value = env.get(key);
     if (value == null) {

@@ -405,6 +405,36 @@ class VirtualMachineIT {
   }
 
   @Test
+  void deletionWaitsForADownHostInsteadOfLeakingOrGuessing() throws Exception {
+    client.resource(vm("stranded", spec -> spec)).create();
+    awaitReady("stranded");
+    setHostUri("qemu+tcp://127.0.0.1:1/system"); // the host "goes down"
+    awaitCondition(
+        () -> client.resources(Host.class).withName("shared").get(), "Ready", status("False"));
+
+    client.resources(VirtualMachine.class).inNamespace(NS).withName("stranded").delete();
+
+    var waiting = awaitCondition(() -> get("stranded"), "Ready", reason("HostNotReady"));
+    assertThat(waiting.getMessage()).contains("deletion waits for host shared");
+    assertThat(domainExists("school_stranded")).isTrue();
+
+    setHostUri("test:///default"); // and comes back
+    await().atMost(TIMEOUT).until(() -> get("stranded") == null);
+    assertThat(domainExists("school_stranded")).isFalse();
+  }
+
+  private void setHostUri(String uri) {
+    client
+        .resources(Host.class)
+        .withName("shared")
+        .edit(
+            h -> {
+              h.getSpec().setUri(uri);
+              return h;
+            });
+  }
+
+  @Test
   void restartedOperatorFindsItsDomainInsteadOfCreatingATwin() throws Exception {
     client.resource(vm("survivor", spec -> spec)).create();
     var before = awaitReady("survivor").getStatus();
