@@ -33,6 +33,13 @@ public interface Hypervisor extends AutoCloseable {
 
   Optional<VolumeState> findVolume(String poolName, String volumeName) throws HypervisorException;
 
+  /** Creates a raw volume holding exactly these bytes; an existing one of that name is kept. */
+  VolumeState uploadVolume(String poolName, String volumeName, byte[] content)
+      throws HypervisorException;
+
+  /** Names of the pool's volumes that start with the prefix. */
+  List<String> volumesWithPrefix(String poolName, String prefix) throws HypervisorException;
+
   /** Deletes the volume; a volume that is already gone is fine. */
   void deleteVolume(String poolName, String volumeName) throws HypervisorException;
 

@@ -11,6 +11,7 @@ import io.bastida.operator.storage.NativeNfsExportProbe;
 import io.bastida.operator.storage.NativeNfsVolumes;
 import io.bastida.operator.storage.StorageDomainReconciler;
 import io.bastida.operator.vm.VirtualMachineReconciler;
+import io.bastida.operator.vm.cloudinit.SeedImage;
 import io.bastida.storage.QemuImg;
 import io.bastida.storage.nfs.NfsProbe;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -78,6 +79,7 @@ public final class BastidaOperator implements AutoCloseable {
             connections,
             targets,
             nfsVolumes,
+            SeedImage.fromPath(Duration.ofMinutes(1)),
             statusWriter,
             events,
             clock,

@@ -150,6 +150,18 @@ public final class QemuImg {
     }
   }
 
+  /**
+   * Copies a local raw image to {@code url} byte for byte ({@code -S 0}: without it, zero runs are
+   * skipped and an overwritten file would keep its old bytes there).
+   */
+  public void upload(java.nio.file.Path rawImage, String url) throws QemuImgException {
+    Result result =
+        run(List.of("convert", "-S", "0", "-f", "raw", "-O", "raw", rawImage.toString(), url));
+    if (result.exitCode() != 0) {
+      throw result.failure();
+    }
+  }
+
   static List<String> createArguments(String url, long sizeBytes) {
     return List.of(
         "create", "-f", "qcow2", "-o", "preallocation=off", url, Long.toString(sizeBytes));

@@ -168,6 +168,11 @@ class VirtualMachineE2E {
         .contains("<acpi/>");
     Path volume = testbed.localDirBacking(host).resolve("e2e").resolve(VOLUME);
     assertThat(volume).as("the blank disk's qcow2 on the host").exists();
+    // The cloud-init seed: a cidata ISO on the host, attached read-only, holding the user-data.
+    Path seed = cloudInitSeed(host);
+    assertThat(xml).contains(testbed.localDir() + "/e2e/" + seed.getFileName());
+    assertThat(isoFile(seed, "/user-data")).isEqualTo(USER_DATA);
+    assertThat(isoFile(seed, "/meta-data")).contains("local-hostname", VM);
     assertThat(running.getStatus().disks)
         .anySatisfy(d -> assertThat(d.source).endsWith("/e2e/" + VOLUME));
     // The guest answers on the VM network, through the host's bridge.
@@ -245,10 +250,33 @@ class VirtualMachineE2E {
               return Arrays.asList(pool.listVolumes());
             });
     assertThat(volumes).doesNotContain(VOLUME);
+    assertThat(volumes).noneMatch(v -> v.startsWith(NS + "-" + VM + "-cidata-"));
     assertThat(volume).doesNotExist();
     assertThat(eventsFor(client, "VirtualMachine", VM).stream().map(Event::getReason))
         .as("the guest was running at deletion: it was asked to shut down, not forced")
         .doesNotContain("PoweredOff");
+  }
+
+  private static final String USER_DATA = "#cloud-config\nhostname: school-e2e\n";
+
+  private Path cloudInitSeed(String host) throws Exception {
+    try (var files = Files.list(testbed.localDirBacking(host).resolve("e2e"))) {
+      return files
+          .filter(f -> f.getFileName().toString().startsWith(NS + "-" + VM + "-cidata-"))
+          .findFirst()
+          .orElseThrow(() -> new AssertionError("no cloud-init seed image on " + host));
+    }
+  }
+
+  private static String isoFile(Path iso, String name) throws Exception {
+    Process p =
+        new ProcessBuilder("isoinfo", "-R", "-i", iso.toString(), "-x", name)
+            .redirectErrorStream(true)
+            .start();
+    String out =
+        new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor()).isZero();
+    return out;
   }
 
   private VirtualMachine vm() {
@@ -275,6 +303,8 @@ class VirtualMachineE2E {
     nic.bridge = testbed.vmBridge();
     spec.interfaces = new ArrayList<>(List.of(nic));
     spec.guestAgent = false;
+    spec.cloudInit = new VirtualMachineSpec.CloudInit();
+    spec.cloudInit.userData = USER_DATA;
     spec.terminationGracePeriodSeconds = GRACE_SECONDS;
     VirtualMachine vm = new VirtualMachine();
     vm.setMetadata(new ObjectMetaBuilder().withName(VM).withNamespace(NS).build());

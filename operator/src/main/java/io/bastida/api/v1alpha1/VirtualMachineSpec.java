@@ -70,6 +70,10 @@ public class VirtualMachineSpec {
   @JsonPropertyDescription("Boot a kernel and initrd found on the host instead of a disk.")
   public KernelBoot kernelBoot;
 
+  @JsonPropertyDescription(
+      "cloud-init NoCloud data, given to the guest on a generated read-only CD-ROM (cidata).")
+  public CloudInit cloudInit;
+
   @JsonPropertyDescription("A graphical console; omit for a headless VM (serial console only).")
   public Graphics graphics;
 
@@ -291,6 +295,20 @@ public class VirtualMachineSpec {
 
     @Size(max = 2048)
     public String cmdline;
+  }
+
+  public static class CloudInit {
+    @Size(max = 65536)
+    @JsonPropertyDescription("user-data, e.g. a #cloud-config document.")
+    public String userData;
+
+    @Size(max = 65536)
+    @JsonPropertyDescription("network-config (version 1 or 2).")
+    public String networkData;
+
+    @Size(max = 253)
+    @JsonPropertyDescription("Where the seed image goes; defaults to the first disk's domain.")
+    public String storageDomainName;
   }
 
   public enum GraphicsType {

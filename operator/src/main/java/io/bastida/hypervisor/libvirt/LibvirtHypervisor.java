@@ -26,6 +26,7 @@ import org.libvirt.StoragePool;
 import org.libvirt.StoragePoolInfo;
 import org.libvirt.StoragePoolInfo.StoragePoolState;
 import org.libvirt.StorageVol;
+import org.libvirt.Stream;
 import org.w3c.dom.Document;
 import org.xml.sax.InputSource;
 
@@ -185,6 +186,46 @@ final class LibvirtHypervisor implements Hypervisor {
     } catch (LibvirtException e) {
       throw LibvirtErrors.classify("create volume " + volumeName + " in pool " + poolName, e);
     }
+  }
+
+  @Override
+  public VolumeState uploadVolume(String poolName, String volumeName, byte[] content)
+      throws HypervisorException {
+    try {
+      StoragePool pool = connect.storagePoolLookupByName(poolName);
+      StorageVol volume = lookupVolume(pool, volumeName);
+      if (volume == null) {
+        // Fresh and exactly the content's size: an upload writes [0, length) only.
+        volume =
+            pool.storageVolCreateXML(StorageVolumeXml.render(volumeName, content.length, "raw"), 0);
+        Stream stream = connect.streamNew(0);
+        try {
+          volume.upload(stream, 0, content.length, 0);
+          for (int offset = 0; offset < content.length; ) {
+            // send may take fewer bytes than offered
+            offset +=
+                stream.send(
+                    Arrays.copyOfRange(
+                        content, offset, Math.min(offset + 256 * 1024, content.length)));
+          }
+          stream.finish();
+        } catch (LibvirtException e) {
+          stream.abort();
+          volume.delete(0);
+          throw e;
+        } finally {
+          stream.free();
+        }
+      }
+      return new VolumeState(poolName, volumeName, volume.getPath(), volume.getInfo().capacity);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("upload volume " + volumeName + " to pool " + poolName, e);
+    }
+  }
+
+  @Override
+  public List<String> volumesWithPrefix(String poolName, String prefix) throws HypervisorException {
+    return listVolumes(poolName).stream().filter(v -> v.startsWith(prefix)).toList();
   }
 
   @Override

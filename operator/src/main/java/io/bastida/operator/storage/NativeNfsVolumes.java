@@ -36,6 +36,23 @@ public final class NativeNfsVolumes {
     }
   }
 
+  /** Writes a raw image with exactly these bytes, replacing any file of that name. */
+  public void upload(String server, String exportPath, String file, byte[] content)
+      throws IOException {
+    java.nio.file.Path staged =
+        java.nio.file.Files.createTempFile(
+            "bastida-upload-",
+            ".img",
+            java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+    try {
+      java.nio.file.Files.write(staged, content);
+      qemuImg.upload(staged, QemuImg.nfsUrl(server, exportPath, file));
+    } finally {
+      java.nio.file.Files.deleteIfExists(staged);
+    }
+  }
+
   public Optional<QemuImg.ImageInfo> find(String server, String exportPath, String file)
       throws IOException {
     return qemuImg.info(QemuImg.nfsUrl(server, exportPath, file));

@@ -12,6 +12,7 @@ import io.bastida.hypervisor.DomainState.Power;
 import io.bastida.hypervisor.HostConnections;
 import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
+import io.bastida.hypervisor.VolumeState;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.host.HostStatusPlanner;
 import io.bastida.operator.host.HostTargets;
@@ -20,6 +21,8 @@ import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.storage.NativeNfsVolumes;
 import io.bastida.operator.storage.StoragePlanner;
 import io.bastida.operator.vm.PowerPlanner.Action;
+import io.bastida.operator.vm.cloudinit.CloudInitSeed;
+import io.bastida.operator.vm.cloudinit.SeedImage;
 import io.bastida.operator.vm.domain.DomainPlan;
 import io.bastida.operator.vm.domain.DomainXml;
 import io.fabric8.kubernetes.api.model.Condition;
@@ -64,6 +67,7 @@ public class VirtualMachineReconciler
   private final HostConnections connections;
   private final HostTargets targets;
   private final NativeNfsVolumes nfsVolumes;
+  private final SeedImage seedImages;
   private final StatusWriter statusWriter;
   private final EventRecorder events;
   private final Clock clock;
@@ -76,6 +80,7 @@ public class VirtualMachineReconciler
       HostConnections connections,
       HostTargets targets,
       NativeNfsVolumes nfsVolumes,
+      SeedImage seedImages,
       StatusWriter statusWriter,
       EventRecorder events,
       Clock clock,
@@ -83,6 +88,7 @@ public class VirtualMachineReconciler
     this.connections = connections;
     this.targets = targets;
     this.nfsVolumes = nfsVolumes;
+    this.seedImages = seedImages;
     this.statusWriter = statusWriter;
     this.events = events;
     this.clock = clock;
@@ -438,7 +444,72 @@ public class VirtualMachineReconciler
         sources,
         domainTypeOf(status.hostName, hypervisor),
         "0.0.0.0",
-        "/var/log/libvirt/qemu/" + status.domainName + "-serial.log");
+        "/var/log/libvirt/qemu/" + status.domainName + "-serial.log",
+        vm.getSpec().cloudInit == null ? null : cloudInitSeed(vm, status.hostName, hypervisor));
+  }
+
+  /**
+   * The VM's cloud-init seed image on its storage, made when missing. The name carries the seed's
+   * digest: changed data is a new image (and a new definition), never a rewrite in place.
+   */
+  private DomainPlan.DiskSource cloudInitSeed(
+      VirtualMachine vm, String hostName, Hypervisor hypervisor)
+      throws HypervisorException, ProvisioningException {
+    var cloudInit = vm.getSpec().cloudInit;
+    String domainName =
+        cloudInit.storageDomainName != null
+            ? cloudInit.storageDomainName
+            : vm.getSpec().disks.stream()
+                .findFirst()
+                .map(VirtualMachineReconciler::storageDomainOf)
+                .orElseThrow(
+                    () ->
+                        new ProvisioningException(
+                            "CloudInitNeedsStorage",
+                            "spec.cloudInit needs somewhere to put its seed image: set"
+                                + " spec.cloudInit.storageDomainName or add a disk"));
+    StorageDomain domain = storageDomains.get(new ResourceID(domainName)).orElse(null);
+    StorageContent content =
+        domain != null
+                && domain.getSpec().getContent() != null
+                && domain.getSpec().getContent().contains(StorageContent.ISO)
+            ? StorageContent.ISO
+            : StorageContent.Disks;
+    domain = usableDomain(domainName, hostName, content, VmPlanner.CLOUD_INIT_DISK);
+    var seed =
+        CloudInitSeed.of(
+            vm.getMetadata().getName(),
+            vm.getMetadata().getUid(),
+            cloudInit.userData,
+            cloudInit.networkData);
+    String volume = seedPrefix(vm) + seed.digest().substring(0, 16) + ".iso";
+    try {
+      if (StoragePlanner.isNative(domain.getSpec())) {
+        var nfs = domain.getSpec().getNfs();
+        if (nfsVolumes.find(nfs.getServer(), nfs.getPath(), volume).isEmpty()) {
+          nfsVolumes.upload(nfs.getServer(), nfs.getPath(), volume, seedImages.build(seed));
+        }
+        return new DomainPlan.DiskSource.Nfs(nfs.getServer(), join(nfs.getPath(), volume));
+      }
+      String pool = StoragePlanner.poolName(domainName);
+      Optional<VolumeState> existing = hypervisor.findVolume(pool, volume);
+      VolumeState state =
+          existing.isPresent()
+              ? existing.get()
+              : hypervisor.uploadVolume(pool, volume, seedImages.build(seed));
+      return new DomainPlan.DiskSource.File(state.path());
+    } catch (java.io.IOException e) {
+      throw new ProvisioningException(
+          "CloudInitSeedFailed", "cloud-init seed image: " + e.getMessage());
+    }
+  }
+
+  private static String seedPrefix(VirtualMachine vm) {
+    return vm.getMetadata().getNamespace() + "-" + vm.getMetadata().getName() + "-cidata-";
+  }
+
+  private static String join(String exportPath, String file) {
+    return exportPath.endsWith("/") ? exportPath + file : exportPath + "/" + file;
   }
 
   /** A host's best domain type does not change while it runs: ask it once. */
@@ -708,6 +779,7 @@ public class VirtualMachineReconciler
           deleteBlankVolume(vm, disk, hypervisor);
         }
       }
+      deleteCloudInitSeeds(vm, hypervisor);
       log.info("{}: deleted from Host({})", who, status.hostName);
       return DeleteControl.defaultDelete();
     } catch (HostTargets.InvalidTargetException e) {
@@ -756,6 +828,45 @@ public class VirtualMachineReconciler
       return;
     }
     hypervisor.deleteVolume(StoragePlanner.poolName(disk.blank.storageDomainName), volume);
+  }
+
+  /** Every seed image this VM ever had, on every domain it could have used. */
+  private void deleteCloudInitSeeds(VirtualMachine vm, Hypervisor hypervisor)
+      throws HypervisorException {
+    var domains = new java.util.LinkedHashSet<String>();
+    if (vm.getSpec().cloudInit != null && vm.getSpec().cloudInit.storageDomainName != null) {
+      domains.add(vm.getSpec().cloudInit.storageDomainName);
+    }
+    vm.getSpec().disks.stream()
+        .findFirst()
+        .map(VirtualMachineReconciler::storageDomainOf)
+        .ifPresent(domains::add);
+    for (String name : domains) {
+      Optional<StorageDomain> domain = storageDomains.get(new ResourceID(name));
+      if (domain.isEmpty()) {
+        continue;
+      }
+      if (StoragePlanner.isNative(domain.get().getSpec())) {
+        var nfs = domain.get().getSpec().getNfs();
+        try {
+          for (String file : nfsVolumes.list(nfs.getServer(), nfs.getPath())) {
+            if (file.startsWith(seedPrefix(vm))) {
+              nfsVolumes.delete(nfs.getServer(), nfs.getPath(), file);
+            }
+          }
+        } catch (io.bastida.storage.nfs.NfsException e) {
+          throw new HypervisorException(
+              HypervisorException.Failure.OperationFailed,
+              "delete cloud-init seeds: " + e.getMessage(),
+              e);
+        }
+      } else {
+        String pool = StoragePlanner.poolName(name);
+        for (String volume : hypervisor.volumesWithPrefix(pool, seedPrefix(vm))) {
+          hypervisor.deleteVolume(pool, volume);
+        }
+      }
+    }
   }
 
   private static boolean isOurs(DomainState domain, VirtualMachine vm) {

@@ -66,6 +66,23 @@ public final class VmPlanner {
       String domainType,
       String consoleListen,
       String serialLogPath) {
+    return domainPlan(
+        namespace, name, uid, spec, diskSources, domainType, consoleListen, serialLogPath, null);
+  }
+
+  /**
+   * @param cloudInitSeed where the cloud-init seed image is, attached as one more CD-ROM, or null
+   */
+  public static DomainPlan domainPlan(
+      String namespace,
+      String name,
+      String uid,
+      VirtualMachineSpec spec,
+      Map<String, DomainPlan.DiskSource> diskSources,
+      String domainType,
+      String consoleListen,
+      String serialLogPath,
+      DomainPlan.DiskSource cloudInitSeed) {
     var cpu = spec.cpu;
     int sockets = value(cpu.sockets, 1);
     int maxSockets = Math.max(sockets, value(cpu.maxSockets, sockets));
@@ -89,7 +106,7 @@ public final class VmPlanner {
             ? null
             : new DomainPlan.KernelBoot(
                 spec.kernelBoot.kernel, spec.kernelBoot.initrd, spec.kernelBoot.cmdline),
-        disks(spec.disks, diskSources),
+        disks(spec.disks, diskSources, cloudInitSeed),
         nics(uid, spec.interfaces),
         List.of(),
         spec.graphics == null
@@ -100,7 +117,7 @@ public final class VmPlanner {
   }
 
   private static List<DomainPlan.Disk> disks(
-      List<Disk> disks, Map<String, DomainPlan.DiskSource> sources) {
+      List<Disk> disks, Map<String, DomainPlan.DiskSource> sources, DomainPlan.DiskSource seed) {
     List<DomainPlan.Disk> planned = new ArrayList<>();
     int virtio = 0;
     int sata = 0;
@@ -130,8 +147,23 @@ public final class VmPlanner {
               cdrom ? "raw" : "qcow2",
               sources.get(disk.name)));
     }
+    if (seed != null) {
+      planned.add(
+          new DomainPlan.Disk(
+              CLOUD_INIT_DISK,
+              "sd" + letter(sata),
+              DomainPlan.Bus.sata,
+              null,
+              true,
+              true,
+              "raw",
+              seed));
+    }
     return planned;
   }
+
+  /** The name of the generated cloud-init CD-ROM (disk names are DNS labels: no clash). */
+  public static final String CLOUD_INIT_DISK = "cloudinit-seed";
 
   private static List<DomainPlan.Nic> nics(String uid, List<NetworkInterface> interfaces) {
     return Optional.ofNullable(interfaces).orElse(List.of()).stream()
