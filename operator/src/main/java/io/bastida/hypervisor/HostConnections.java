@@ -3,9 +3,11 @@ package io.bastida.hypervisor;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,6 +24,18 @@ public final class HostConnections implements AutoCloseable {
   private final Duration initialBackoff;
   private final Duration maxBackoff;
   private final ConcurrentMap<String, Slot> slots = new ConcurrentHashMap<>();
+  private final List<DomainChangeListener> domainListeners = new CopyOnWriteArrayList<>();
+
+  /** Told about domain lifecycle changes on any host. */
+  @FunctionalInterface
+  public interface DomainChangeListener {
+    void domainChanged(String hostName, String domainName);
+  }
+
+  /** Subscribes to domain changes on every host connected from now on. */
+  public void addDomainChangeListener(DomainChangeListener listener) {
+    domainListeners.add(listener);
+  }
 
   public HostConnections(
       HypervisorConnector connector, Clock clock, Duration initialBackoff, Duration maxBackoff) {
@@ -95,6 +109,7 @@ public final class HostConnections implements AutoCloseable {
       }
       try {
         hypervisor = connector.open(hostName, wanted);
+        subscribe(hypervisor);
         lastFailure = null;
         backoff = initialBackoff;
         log.info("Host({}): connected to {}", hostName, wanted.uri());
@@ -109,6 +124,16 @@ public final class HostConnections implements AutoCloseable {
                 ? maxBackoff
                 : backoff.multipliedBy(2);
         throw e;
+      }
+    }
+
+    private void subscribe(Hypervisor opened) {
+      try {
+        opened.onDomainChange(
+            domain -> domainListeners.forEach(l -> l.domainChanged(hostName, domain)));
+      } catch (HypervisorException e) {
+        // Without events, periodic checks still notice every change, only later.
+        log.warn("Host({}): no domain events: {}", hostName, e.getMessage());
       }
     }
 

@@ -3,6 +3,7 @@ package io.bastida.hypervisor;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 
 /**
  * The one port to a virtualization host. Implementations must be safe for concurrent callers:
@@ -77,6 +78,12 @@ public interface Hypervisor extends AutoCloseable {
    * that is already gone is fine. Disks are not touched.
    */
   void undefineDomain(String name) throws HypervisorException;
+
+  /**
+   * Calls the listener with a domain's name whenever the host reports a lifecycle change of it
+   * (started, paused, stopped, crashed, undefined, ...), for as long as this connection lives.
+   */
+  void onDomainChange(Consumer<String> listener) throws HypervisorException;
 
   /** Whether the underlying connection is still usable. */
   boolean isAlive();

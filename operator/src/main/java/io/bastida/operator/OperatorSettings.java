@@ -30,7 +30,7 @@ public record OperatorSettings(
         seconds(env, "BASTIDA_HOST_RECHECK_SECONDS", 30),
         seconds(env, "BASTIDA_HOST_HEARTBEAT_SECONDS", 60),
         seconds(env, "BASTIDA_STORAGE_RECHECK_SECONDS", 60),
-        seconds(env, "BASTIDA_VM_RECHECK_SECONDS", 15),
+        seconds(env, "BASTIDA_VM_RECHECK_SECONDS", 120),
         seconds(env, "BASTIDA_HOST_REACH_TIMEOUT_SECONDS", 5));
   }
 

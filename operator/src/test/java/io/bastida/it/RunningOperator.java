@@ -32,7 +32,8 @@ public final class RunningOperator implements AutoCloseable {
             Duration.ofSeconds(2),
             Duration.ofSeconds(5),
             Duration.ofSeconds(3),
-            Duration.ofSeconds(2),
+            // VMs are rechecked rarely: what happens to their domains must arrive as events.
+            Duration.ofSeconds(60),
             Duration.ofSeconds(2));
     try {
       BastidaOperator operator = new BastidaOperator(client, settings, Clock.systemUTC());

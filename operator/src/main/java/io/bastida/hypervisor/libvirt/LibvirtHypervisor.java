@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import javax.xml.XMLConstants;
 import javax.xml.parsers.DocumentBuilderFactory;
 import javax.xml.xpath.XPathFactory;
@@ -27,6 +28,7 @@ import org.libvirt.StoragePoolInfo;
 import org.libvirt.StoragePoolInfo.StoragePoolState;
 import org.libvirt.StorageVol;
 import org.libvirt.Stream;
+import org.libvirt.event.LifecycleListener;
 import org.w3c.dom.Document;
 import org.xml.sax.InputSource;
 
@@ -35,6 +37,7 @@ final class LibvirtHypervisor implements Hypervisor {
   private final String hostName;
   private final Connect connect;
   private final Path credentialDir;
+  private final List<LifecycleListener> lifecycleListeners = new ArrayList<>();
   private volatile boolean closed;
 
   LibvirtHypervisor(String hostName, Connect connect, Path credentialDir) {
@@ -386,6 +389,27 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public synchronized void onDomainChange(Consumer<String> listener) throws HypervisorException {
+    // Held here (JNA callbacks must stay reachable) and removed before the connection closes:
+    // a callback left registered on a closed connection crashes the event loop.
+    LifecycleListener subscription =
+        (domain, event) -> {
+          try {
+            listener.accept(domain.getName());
+          } catch (LibvirtException | RuntimeException e) {
+            // the next periodic check covers a lost event
+          }
+          return 0;
+        };
+    try {
+      connect.addLifecycleListener(subscription);
+      lifecycleListeners.add(subscription);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("subscribe to domain events of " + hostName, e);
+    }
+  }
+
+  @Override
   public boolean isAlive() {
     if (closed) {
       return false;
@@ -398,11 +422,18 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     if (closed) {
       return;
     }
     closed = true;
+    for (LifecycleListener subscription : lifecycleListeners) {
+      try {
+        connect.removeLifecycleListener(subscription);
+      } catch (LibvirtException ignored) {
+        // closing anyway
+      }
+    }
     try {
       connect.close();
     } catch (LibvirtException ignored) {

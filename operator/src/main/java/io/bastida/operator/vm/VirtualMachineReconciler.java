@@ -36,6 +36,7 @@ import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.inbound.SimpleInboundEventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import java.time.Clock;
 import java.time.Duration;
@@ -115,7 +116,12 @@ public class VirtualMachineReconciler
                 .withSecondaryToPrimaryMapper(d -> allVms(context))
                 .build(),
             context);
-    return List.of(hosts, storageDomains);
+    // What happens to a domain (it stopped, crashed, was paused) reaches its VM at once, so the
+    // periodic recheck can be slow.
+    var domainEvents = new SimpleInboundEventSource<VirtualMachine>("domain-events");
+    connections.addDomainChangeListener(
+        (host, domain) -> VmIdentity.resourceOf(domain).ifPresent(domainEvents::propagateEvent));
+    return List.of(hosts, storageDomains, domainEvents);
   }
 
   private static Set<ResourceID> allVms(EventSourceContext<VirtualMachine> context) {

@@ -17,6 +17,18 @@ public final class VmIdentity {
     return namespace + "_" + name;
   }
 
+  /** The VM a domain name belongs to, if it is one of Bastida's names. */
+  public static java.util.Optional<io.javaoperatorsdk.operator.processing.event.ResourceID>
+      resourceOf(String domainName) {
+    int separator = domainName.indexOf('_');
+    if (separator <= 0 || separator == domainName.length() - 1) {
+      return java.util.Optional.empty();
+    }
+    return java.util.Optional.of(
+        new io.javaoperatorsdk.operator.processing.event.ResourceID(
+            domainName.substring(separator + 1), domainName.substring(0, separator)));
+  }
+
   /** Stable for the life of the resource (its UID), different for a re-created one. */
   public static UUID domainUuid(String uid) {
     return UUID.nameUUIDFromBytes(("bastida.io/domain/" + uid).getBytes(StandardCharsets.UTF_8));

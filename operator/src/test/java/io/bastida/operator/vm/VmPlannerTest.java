@@ -20,6 +20,10 @@ class VmPlannerTest {
         .isEqualTo(VmIdentity.macAddress("uid-1", "lan"))
         .isNotEqualTo(VmIdentity.macAddress("uid-1", "wan"));
     assertThat(VmIdentity.volumeName("school", "web", "root")).isEqualTo("school-web-root.qcow2");
+    assertThat(VmIdentity.resourceOf("school_web"))
+        .contains(new io.javaoperatorsdk.operator.processing.event.ResourceID("web", "school"));
+    assertThat(VmIdentity.resourceOf("legacy-dhcp")).isEmpty();
+    assertThat(VmIdentity.resourceOf("_x")).isEmpty();
   }
 
   @Test
