@@ -222,14 +222,10 @@ start_host() {
   # both alive. libvirtd -d only returns once the daemon has initialised (or failed). sshd
   # shares the mount namespace, so that its sessions see this host's /run/libvirt/libvirt-sock;
   # it returns once it listens (its PidFile is in $hd/ssh).
-  # Hosts run guests in software emulation (TCG) whatever the machine offers: some machines here
-  # have a /dev/kvm whose guests hang, and tests must behave the same everywhere. Hiding the
-  # device makes libvirt offer only type='qemu'.
   # shellcheck disable=SC2016  # expanded by the inner bash
   ip netns exec "$h" unshare -m --propagation private bash -euc '
     hd=$1; shift
     for entry in "$@"; do mount --bind "$hd/${entry#*:}" "${entry%%:*}"; done
-    if [ -e /dev/kvm ]; then mount --bind /dev/null /dev/kvm; fi
     virtlogd -d -p "$hd/virtlogd.pid"
     libvirtd -d -l -p "$hd/libvirtd.pid"
     /usr/sbin/sshd -f "$hd/ssh/sshd_config" -E "$hd/ssh/sshd.log"

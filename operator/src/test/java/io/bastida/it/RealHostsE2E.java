@@ -156,7 +156,7 @@ class RealHostsE2E {
 
   @Test
   void vmDiskOnANativeNfsExportLivesThereAndProtectsTheDomain() throws Exception {
-    client.resource(host("host-a", testbed.tcpUri("hA"))).create();
+    client.resource(Resources.emulated(host("host-a", testbed.tcpUri("hA")))).create();
     awaitHostReady("host-a");
     client
         .resource(nativeNfsDomain("school-nfs", testbed.nfsServer(), testbed.nfsExport()))

@@ -39,6 +39,15 @@ public final class Resources {
     return host;
   }
 
+  /**
+   * Guests emulated in software: some machines here have a /dev/kvm whose guests hang, and tests
+   * must behave the same everywhere.
+   */
+  public static Host emulated(Host host) {
+    host.getSpec().setVirtualization(io.bastida.api.v1alpha1.HostSpec.Virtualization.Software);
+    return host;
+  }
+
   public static Host withLabels(Host host, Map<String, String> labels) {
     host.getMetadata().setLabels(labels);
     return host;

@@ -129,7 +129,9 @@ class VirtualMachineE2E {
   private void lifecycle() throws Exception {
     for (var h : HOSTS.entrySet()) {
       client
-          .resource(Resources.withLabels(host(h.getKey(), testbed.tcpUri(h.getValue())), LABELS))
+          .resource(
+              Resources.emulated(
+                  Resources.withLabels(host(h.getKey(), testbed.tcpUri(h.getValue())), LABELS)))
           .create();
     }
     for (String name : HOSTS.keySet()) {

@@ -53,6 +53,19 @@ public class HostSpec {
       "Address other hosts use for migration traffic to this host; defaults to the URI's host.")
   private String migrationAddress;
 
+  @Default("Auto")
+  @JsonPropertyDescription(
+      "Auto: hardware virtualization (KVM) where the host offers it, else software emulation."
+          + " Software: always emulate (TCG), e.g. where nested KVM is broken. Hardware: KVM only.")
+  private Virtualization virtualization;
+
+  /** How guests on the host are run. */
+  public enum Virtualization {
+    Auto,
+    Hardware,
+    Software
+  }
+
   @Default("false")
   @JsonPropertyDescription(
       "Skip SSH host key verification for qemu+ssh. Leave false outside throwaway labs: it"
@@ -97,6 +110,14 @@ public class HostSpec {
 
   public void setMigrationAddress(String migrationAddress) {
     this.migrationAddress = migrationAddress;
+  }
+
+  public Virtualization getVirtualization() {
+    return virtualization;
+  }
+
+  public void setVirtualization(Virtualization virtualization) {
+    this.virtualization = virtualization;
   }
 
   public boolean isInsecureSkipHostKeyVerification() {

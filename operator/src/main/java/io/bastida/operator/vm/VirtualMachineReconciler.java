@@ -1,6 +1,7 @@
 package io.bastida.operator.vm;
 
 import io.bastida.api.v1alpha1.Host;
+import io.bastida.api.v1alpha1.HostSpec;
 import io.bastida.api.v1alpha1.RunStrategy;
 import io.bastida.api.v1alpha1.StorageContent;
 import io.bastida.api.v1alpha1.StorageDomain;
@@ -64,6 +65,9 @@ public class VirtualMachineReconciler
     implements Reconciler<VirtualMachine>, Cleaner<VirtualMachine> {
   private static final Logger log = LoggerFactory.getLogger(VirtualMachineReconciler.class);
   private static final Duration SOON = Duration.ofSeconds(2);
+
+  /** Go on with the next step right away (a zero delay would not reschedule at all). */
+  private static final Duration NEXT_STEP = Duration.ofMillis(100);
 
   private final HostConnections connections;
   private final HostTargets targets;
@@ -283,7 +287,7 @@ public class VirtualMachineReconciler
         vm.getMetadata().getNamespace(),
         vm.getMetadata().getName(),
         status.hostName);
-    return record(vm, status, Duration.ZERO);
+    return record(vm, status, NEXT_STEP);
   }
 
   private UpdateControl<VirtualMachine> converge(
@@ -518,14 +522,22 @@ public class VirtualMachineReconciler
     return exportPath.endsWith("/") ? exportPath + file : exportPath + "/" + file;
   }
 
-  /** A host's best domain type does not change while it runs: ask it once. */
+  /**
+   * kvm or qemu as the Host's spec.virtualization says; in Auto, the best the host offers, asked
+   * once (libvirt may probe QEMU for seconds to answer).
+   */
   private String domainTypeOf(String hostName, Hypervisor hypervisor) throws HypervisorException {
-    String known = domainTypes.get(hostName);
-    if (known == null) {
-      known = hypervisor.nodeFacts().domainType();
-      domainTypes.put(hostName, known);
+    String offered = domainTypes.get(hostName);
+    if (offered == null) {
+      offered = hypervisor.nodeFacts().domainType();
+      domainTypes.put(hostName, offered);
     }
-    return known;
+    var setting =
+        hosts.get(new ResourceID(hostName)).map(h -> h.getSpec().getVirtualization()).orElse(null);
+    if (offered.equals("test") || setting == null || setting == HostSpec.Virtualization.Auto) {
+      return offered;
+    }
+    return setting == HostSpec.Virtualization.Software ? "qemu" : "kvm";
   }
 
   /** Where the disk's bytes are, creating a blank volume if needed. */
