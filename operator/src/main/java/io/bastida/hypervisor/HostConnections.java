@@ -4,7 +4,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -53,12 +52,6 @@ public final class HostConnections implements AutoCloseable {
     return slots.computeIfAbsent(hostName, Slot::new).get(target);
   }
 
-  /** The connection to the host if one is open right now; never connects. */
-  public Optional<Hypervisor> peek(String hostName) {
-    Slot slot = slots.get(hostName);
-    return slot == null ? Optional.empty() : slot.current();
-  }
-
   /** Closes the host's connection, and with it any ssh process and credential files. */
   public void forget(String hostName) {
     Slot slot = slots.remove(hostName);
@@ -83,10 +76,6 @@ public final class HostConnections implements AutoCloseable {
 
     Slot(String hostName) {
       this.hostName = hostName;
-    }
-
-    synchronized Optional<Hypervisor> current() {
-      return Optional.ofNullable(hypervisor).filter(Hypervisor::isAlive);
     }
 
     synchronized Hypervisor get(ConnectionTarget wanted) throws HypervisorException {

@@ -1,7 +1,6 @@
 package io.bastida.operator.vm.domain;
 
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 
 /**
@@ -133,9 +132,4 @@ public record DomainPlan(
 
   /** Namespace of Bastida's element in the domain's {@code <metadata>}. */
   public static final String METADATA_NAMESPACE = "https://bastida.io/xmlns/domain/v1alpha1";
-
-  /** Labels a renderer may use for metadata; kept for the caller's convenience. */
-  public Map<String, String> ownerAttributes() {
-    return Map.of("namespace", owner.namespace(), "name", owner.name(), "uid", owner.uid());
-  }
 }
