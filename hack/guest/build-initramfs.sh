@@ -22,7 +22,9 @@ KVER=${BASTIDA_GUEST_KERNEL:-$(find /boot -maxdepth 1 -name 'vmlinuz-*' -printf 
   die "no kernel in /boot (install linux-image-amd64)"
 [[ -d /lib/modules/$KVER ]] || die "no /lib/modules/$KVER for kernel $KVER"
 # busybox-static: a dynamically linked busybox would need its libraries in the initramfs.
-if ! "$BUSYBOX" --list 2>/dev/null | grep -qx acpid || file -L "$BUSYBOX" 2>/dev/null | grep -q dynamic; then
+# (grep without -q: quitting early would kill busybox with SIGPIPE and fail the pipeline.)
+if ! "$BUSYBOX" --list 2>/dev/null | grep -x acpid >/dev/null \
+  || file -L "$BUSYBOX" 2>/dev/null | grep dynamic >/dev/null; then
   die "$BUSYBOX is not a static busybox with acpid (install busybox-static)"
 fi
 

@@ -78,6 +78,7 @@ public class VirtualMachineReconciler
   private final Clock clock;
   private final Duration recheckInterval;
   private final Map<String, String> domainTypes = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, String> placements = new java.util.concurrent.ConcurrentHashMap<>();
   private InformerEventSource<Host, VirtualMachine> hosts;
   private InformerEventSource<StorageDomain, VirtualMachine> storageDomains;
 
@@ -154,7 +155,10 @@ public class VirtualMachineReconciler
       return record(vm, status, recheckInterval);
     }
     if (status.hostName == null) {
-      return place(vm, status, context);
+      // One decision at a time: two made in parallel would both see the same free room.
+      synchronized (placements) {
+        return place(vm, status, context);
+      }
     }
     Optional<Host> host = hosts.get(new ResourceID(status.hostName));
     if (host.isEmpty() || !Conditions.TRUE.equals(readyStatus(host.get()))) {
@@ -225,6 +229,18 @@ public class VirtualMachineReconciler
         || (byTime == 0 && a.getMetadata().getUid().compareTo(b.getMetadata().getUid()) < 0);
   }
 
+  /**
+   * Where a VM is placed: its status, or a decision this operator made that the cache does not show
+   * yet (VMs placed in quick succession would otherwise all land on the same host).
+   */
+  private String hostOf(VirtualMachine vm) {
+    if (vm.getStatus() != null && vm.getStatus().hostName != null) {
+      placements.remove(vm.getMetadata().getUid());
+      return vm.getStatus().hostName;
+    }
+    return placements.get(vm.getMetadata().getUid());
+  }
+
   private UpdateControl<VirtualMachine> place(
       VirtualMachine vm, VirtualMachineStatus status, Context<VirtualMachine> context) {
     var request =
@@ -252,14 +268,14 @@ public class VirtualMachineReconciler
         context
             .getPrimaryCache()
             .list()
-            .filter(other -> other.getStatus() != null && other.getStatus().hostName != null)
+            .filter(other -> hostOf(other) != null)
             .map(
                 other ->
                     new PlacementPlanner.PlacedVm(
                         other.getMetadata().getNamespace(),
                         other.getMetadata().getName(),
                         other.getMetadata().getLabels(),
-                        other.getStatus().hostName,
+                        hostOf(other),
                         VmPlanner.vcpus(other.getSpec()),
                         VmPlanner.memoryMiB(other.getSpec())))
             .toList();
@@ -275,6 +291,7 @@ public class VirtualMachineReconciler
     }
     // The choice is recorded before anything is created on the host, and kept from then on.
     status.hostName = ((PlacementPlanner.Decision.Placed) decision).hostName();
+    placements.put(vm.getMetadata().getUid(), status.hostName);
     status.printableStatus = "Provisioning";
     status.conditions =
         List.of(
@@ -742,6 +759,7 @@ public class VirtualMachineReconciler
 
   @Override
   public DeleteControl cleanup(VirtualMachine vm, Context<VirtualMachine> context) {
+    placements.remove(vm.getMetadata().getUid());
     VirtualMachineStatus status = vm.getStatus();
     String who =
         "VirtualMachine("
