@@ -281,6 +281,30 @@ class VirtualMachineIT {
   }
 
   @Test
+  void pciPassthroughIsAHostDeviceAndMakesTheVmNotLiveMigratable() throws Exception {
+    client
+        .resource(
+            vm(
+                "router",
+                spec -> {
+                  var nic = new VirtualMachineSpec.NetworkInterface();
+                  nic.name = "uplink";
+                  nic.pciPassthrough = new VirtualMachineSpec.PciPassthrough();
+                  nic.pciPassthrough.address = "0000:03:00.0";
+                  spec.interfaces.add(nic);
+                  return spec;
+                }))
+        .create();
+
+    var migratable = awaitCondition(() -> get("router"), "LiveMigratable", status("False"));
+
+    assertThat(migratable.getReason()).isEqualTo("HostDevicePassthrough");
+    assertThat(libvirt.domainLookupByName("school_router").getXMLDesc(0))
+        .contains("<hostdev mode='subsystem' type='pci' managed='yes'>")
+        .contains("bus='0x03'");
+  }
+
+  @Test
   void aVmThatFitsNowhereIsUnschedulableAndSaysWhy() {
     client
         .resource(

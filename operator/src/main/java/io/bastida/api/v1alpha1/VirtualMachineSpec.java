@@ -249,8 +249,9 @@ public class VirtualMachineSpec {
   }
 
   @ValidationRule(
-      value = "has(self.bridge) != has(self.network)",
-      message = "an interface needs exactly one of bridge or network")
+      value =
+          "[has(self.bridge), has(self.network), has(self.pciPassthrough)].filter(x, x).size() == 1",
+      message = "an interface needs exactly one of bridge, network or pciPassthrough")
   public static class NetworkInterface {
     @Required
     @Size(min = 1, max = 63)
@@ -281,6 +282,19 @@ public class VirtualMachineSpec {
     @Min(1)
     @Max(99)
     public Integer bootOrder;
+
+    @JsonPropertyDescription(
+        "Give the guest a host PCI network device instead; the VM can then not live-migrate.")
+    public PciPassthrough pciPassthrough;
+  }
+
+  public static class PciPassthrough {
+    @Required
+    @Size(max = 12)
+    @Pattern("^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}[.][0-7]$")
+    @JsonPropertyDescription(
+        "PCI address on the host, domain:bus:slot.function, e.g. 0000:03:00.0.")
+    public String address;
   }
 
   public static class KernelBoot {

@@ -189,6 +189,9 @@ public class VirtualMachineReconciler
   private static Optional<String> macClash(VirtualMachine vm, Context<VirtualMachine> context) {
     String uid = vm.getMetadata().getUid();
     for (var nic : vm.getSpec().interfaces) {
+      if (nic.pciPassthrough != null) {
+        continue;
+      }
       String mac = VmPlanner.macOf(uid, nic);
       Optional<VirtualMachine> owner =
           context
@@ -199,6 +202,7 @@ public class VirtualMachineReconciler
               .filter(
                   other ->
                       other.getSpec().interfaces.stream()
+                          .filter(n -> n.pciPassthrough == null)
                           .anyMatch(
                               n -> VmPlanner.macOf(other.getMetadata().getUid(), n).equals(mac)))
               .findFirst();
@@ -388,7 +392,8 @@ public class VirtualMachineReconciler
             ? hypervisor.guestAddresses(status.domainName)
             : Map.of();
     for (var nic : status.interfaces) {
-      nic.ipAddresses = addresses.getOrDefault(nic.macAddress, List.of());
+      nic.ipAddresses =
+          nic.macAddress == null ? List.of() : addresses.getOrDefault(nic.macAddress, List.of());
     }
     status.conditions = observedConditions(vm, after, restartRequired, !addresses.isEmpty());
     status.printableStatus = printable(after.power());
@@ -734,6 +739,17 @@ public class VirtualMachineReconciler
             paused,
             paused ? "Paused" : "NotPaused",
             paused ? "paused" : "not paused"),
+        VmPlanner.hasPassthrough(vm.getSpec())
+            ? Conditions.of(
+                VmConditions.LIVE_MIGRATABLE,
+                false,
+                "HostDevicePassthrough",
+                "a host PCI device is passed through: the VM cannot leave its host while running")
+            : Conditions.of(
+                VmConditions.LIVE_MIGRATABLE,
+                true,
+                "Migratable",
+                "no device ties the VM to its host"),
         restartRequired
             ? Conditions.of(
                 VmConditions.RESTART_REQUIRED,
@@ -978,7 +994,9 @@ public class VirtualMachineReconciler
     for (VirtualMachineSpec.NetworkInterface nic : vm.getSpec().interfaces) {
       var status = new VirtualMachineStatus.InterfaceStatus();
       status.name = nic.name;
-      status.macAddress = VmPlanner.macOf(vm.getMetadata().getUid(), nic);
+      // A passed-through device has its own hardware address.
+      status.macAddress =
+          nic.pciPassthrough == null ? VmPlanner.macOf(vm.getMetadata().getUid(), nic) : null;
       statuses.add(status);
     }
     return statuses;

@@ -108,7 +108,7 @@ public final class VmPlanner {
                 spec.kernelBoot.kernel, spec.kernelBoot.initrd, spec.kernelBoot.cmdline),
         disks(spec.disks, diskSources, cloudInitSeed),
         nics(uid, spec.interfaces),
-        List.of(),
+        hostDevices(spec.interfaces),
         spec.graphics == null
             ? null
             : new DomainPlan.Graphics(spec.graphics.type.name().toLowerCase(), consoleListen),
@@ -165,8 +165,32 @@ public final class VmPlanner {
   /** The name of the generated cloud-init CD-ROM (disk names are DNS labels: no clash). */
   public static final String CLOUD_INIT_DISK = "cloudinit-seed";
 
+  /** Whether a device ties the VM to its host (PCI passthrough). */
+  public static boolean hasPassthrough(VirtualMachineSpec spec) {
+    return Optional.ofNullable(spec.interfaces).orElse(List.of()).stream()
+        .anyMatch(nic -> nic.pciPassthrough != null);
+  }
+
+  private static List<DomainPlan.PciDevice> hostDevices(List<NetworkInterface> interfaces) {
+    return Optional.ofNullable(interfaces).orElse(List.of()).stream()
+        .filter(nic -> nic.pciPassthrough != null)
+        .map(nic -> pciDevice(nic.pciPassthrough.address))
+        .toList();
+  }
+
+  /** {@code dddd:bb:ss.f}, as the CRD's pattern guarantees. */
+  static DomainPlan.PciDevice pciDevice(String address) {
+    String[] parts = address.split("[:.]");
+    return new DomainPlan.PciDevice(
+        Integer.parseInt(parts[0], 16),
+        Integer.parseInt(parts[1], 16),
+        Integer.parseInt(parts[2], 16),
+        Integer.parseInt(parts[3], 16));
+  }
+
   private static List<DomainPlan.Nic> nics(String uid, List<NetworkInterface> interfaces) {
     return Optional.ofNullable(interfaces).orElse(List.of()).stream()
+        .filter(nic -> nic.pciPassthrough == null)
         .map(
             nic ->
                 new DomainPlan.Nic(

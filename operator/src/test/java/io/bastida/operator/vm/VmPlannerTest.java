@@ -96,6 +96,22 @@ class VmPlannerTest {
   }
 
   @Test
+  void pciPassthroughBecomesAHostDeviceInsteadOfANic() {
+    VirtualMachineSpec spec = spec();
+    var nic = new VirtualMachineSpec.NetworkInterface();
+    nic.name = "fast";
+    nic.pciPassthrough = new VirtualMachineSpec.PciPassthrough();
+    nic.pciPassthrough.address = "0000:3b:1f.7";
+    spec.interfaces = List.of(nic);
+
+    var plan = plan(spec, Map.of());
+
+    assertThat(plan.nics()).isEmpty();
+    assertThat(plan.hostDevices()).containsExactly(new DomainPlan.PciDevice(0, 0x3b, 0x1f, 7));
+    assertThat(VmPlanner.hasPassthrough(spec)).isTrue();
+  }
+
+  @Test
   void placementRequestCarriesSelectorsPinsAndAntiAffinity() {
     VirtualMachineSpec spec = spec();
     spec.hostName = "host-a";
