@@ -54,6 +54,12 @@ public interface Hypervisor extends AutoCloseable {
 
   void startDomain(String name) throws HypervisorException;
 
+  /**
+   * The graphical console of a running domain as {@code type:port} (e.g. {@code vnc:5901}), or
+   * empty when it has none or no port is assigned yet.
+   */
+  Optional<String> graphicsConsole(String name) throws HypervisorException;
+
   /** Changes a running domain's memory (balloon) and online vCPUs, within its maximums. */
   void resizeRunningDomain(String name, long memoryMiB, int vcpus) throws HypervisorException;
 

@@ -170,6 +170,10 @@ class VirtualMachineE2E {
         .contains("<acpi/>");
     Path volume = testbed.localDirBacking(host).resolve("e2e").resolve(VOLUME);
     assertThat(volume).as("the blank disk's qcow2 on the host").exists();
+    // The VNC console QEMU opened, where a viewer reaches it.
+    await().atMost(Duration.ofSeconds(30)).until(() -> get().getStatus().consoleAddress != null);
+    assertThat(get().getStatus().consoleAddress)
+        .matches("vnc://" + java.util.regex.Pattern.quote(ipOfHost(host)) + ":59\\d\\d");
     // The cloud-init seed: a cidata ISO on the host, attached read-only, holding the user-data.
     Path seed = cloudInitSeed(host);
     assertThat(xml).contains(testbed.localDir() + "/e2e/" + seed.getFileName());
@@ -259,6 +263,10 @@ class VirtualMachineE2E {
         .doesNotContain("PoweredOff");
   }
 
+  private String ipOfHost(String testbedHost) {
+    return io.bastida.hypervisor.LibvirtUri.parse(testbed.tcpUri(testbedHost)).host();
+  }
+
   private static final String USER_DATA = "#cloud-config\nhostname: school-e2e\n";
 
   private Path cloudInitSeed(String host) throws Exception {
@@ -305,6 +313,8 @@ class VirtualMachineE2E {
     nic.bridge = testbed.vmBridge();
     spec.interfaces = new ArrayList<>(List.of(nic));
     spec.guestAgent = false;
+    spec.graphics = new VirtualMachineSpec.Graphics();
+    spec.graphics.type = VirtualMachineSpec.GraphicsType.VNC;
     spec.cloudInit = new VirtualMachineSpec.CloudInit();
     spec.cloudInit.userData = USER_DATA;
     spec.terminationGracePeriodSeconds = GRACE_SECONDS;

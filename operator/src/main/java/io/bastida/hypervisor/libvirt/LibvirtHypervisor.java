@@ -297,6 +297,31 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public Optional<String> graphicsConsole(String name) throws HypervisorException {
+    try {
+      Domain domain = lookupDomain(name);
+      if (domain == null || domain.isActive() == 0) {
+        return Optional.empty();
+      }
+      Document live = parse(domain.getXMLDesc(0));
+      var xpath = XPathFactory.newInstance().newXPath();
+      String type = xpath.evaluate("/domain/devices/graphics[1]/@type", live);
+      String port = xpath.evaluate("/domain/devices/graphics[1]/@port", live);
+      if (type.isEmpty() || port.isEmpty() || port.startsWith("-")) {
+        return Optional.empty();
+      }
+      return Optional.of(type + ":" + port);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("read the console of " + name, e);
+    } catch (Exception e) {
+      throw new HypervisorException(
+          HypervisorException.Failure.OperationFailed,
+          "cannot read the live definition of " + name + ": " + e.getMessage(),
+          e);
+    }
+  }
+
+  @Override
   public void resizeRunningDomain(String name, long memoryMiB, int vcpus)
       throws HypervisorException {
     onDomain(

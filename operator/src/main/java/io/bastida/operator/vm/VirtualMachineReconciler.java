@@ -391,6 +391,13 @@ public class VirtualMachineReconciler
         after.power() == Power.Running && !Boolean.FALSE.equals(vm.getSpec().guestAgent)
             ? hypervisor.guestAddresses(status.domainName)
             : Map.of();
+    status.consoleAddress =
+        after.power() == Power.Running && vm.getSpec().graphics != null
+            ? hypervisor
+                .graphicsConsole(status.domainName)
+                .map(console -> consoleUrl(console, status.hostName))
+                .orElse(null)
+            : null;
     for (var nic : status.interfaces) {
       nic.ipAddresses =
           nic.macAddress == null ? List.of() : addresses.getOrDefault(nic.macAddress, List.of());
@@ -761,6 +768,25 @@ public class VirtualMachineReconciler
                 false,
                 "UpToDate",
                 "the running VM matches its spec"));
+  }
+
+  /** {@code vnc://host:5901}, with the address the Host says others reach it at. */
+  private String consoleUrl(String console, String hostName) {
+    String[] typeAndPort = console.split(":", 2);
+    String address =
+        hosts
+            .get(new ResourceID(hostName))
+            .map(
+                h ->
+                    h.getSpec().getMigrationAddress() != null
+                        ? h.getSpec().getMigrationAddress()
+                        : io.bastida.hypervisor.LibvirtUri.parse(h.getSpec().getUri()).host())
+            .orElse(null);
+    return typeAndPort[0]
+        + "://"
+        + (address == null ? "localhost" : address)
+        + ":"
+        + typeAndPort[1];
   }
 
   /** From what the host reports after this pass's action, like the conditions. */
