@@ -21,7 +21,8 @@ say() { printf '\n==> %s\n' "$*"; }
 stop_operator() {
   local pid
   pid=$(cat "$STATE/operator.pid" 2>/dev/null || true)
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+  # Only our operator: after a reboot the number may belong to another process.
+  if [[ -n $pid ]] && grep -qa bastida-operator.jar "/proc/$pid/cmdline" 2>/dev/null; then
     kill "$pid"
     for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
   fi

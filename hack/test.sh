@@ -12,6 +12,13 @@ cd "$(dirname "$0")/.."
 BASTIDA_SKIP_BUILD=1 hack/setup.sh
 eval "$(hack/control-plane.sh env)"
 
+# The tests need the testbed to themselves: a running demo (its operator would recreate its VMs
+# there) is stopped, and the testbed is started afresh.
+if [[ -e /var/lib/bastida/demo/operator.pid ]]; then
+  echo "test: stopping the running demo first (hack/demo.sh down)" >&2
+  hack/demo.sh down
+fi
+hack/testbed.sh down
 hack/testbed.sh up
 trap 'hack/testbed.sh down' EXIT
 
