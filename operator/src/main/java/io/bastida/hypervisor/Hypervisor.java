@@ -34,6 +34,13 @@ public interface Hypervisor extends AutoCloseable {
 
   Optional<VolumeState> findVolume(String poolName, String volumeName) throws HypervisorException;
 
+  /**
+   * Makes a qcow2 volume from a template volume of the same pool: linked (a thin overlay with the
+   * template as backing file) or a full copy. An existing volume of that name is kept.
+   */
+  VolumeState cloneVolume(String poolName, String templateName, String volumeName, boolean linked)
+      throws HypervisorException;
+
   /** Creates a raw volume holding exactly these bytes; an existing one of that name is kept. */
   VolumeState uploadVolume(String poolName, String volumeName, byte[] content)
       throws HypervisorException;

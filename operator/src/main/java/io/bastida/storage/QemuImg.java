@@ -162,6 +162,24 @@ public final class QemuImg {
     }
   }
 
+  /**
+   * A qcow2 image at {@code url} made from the qcow2 template at {@code templateUrl}: an overlay
+   * backed by it (linked), or a full copy.
+   */
+  public void createFrom(String templateUrl, String url, boolean linked) throws IOException {
+    if (info(url).isPresent()) {
+      throw new FileAlreadyExistsException(url, null, "image exists, not overwriting it");
+    }
+    List<String> arguments =
+        linked
+            ? List.of("create", "-f", "qcow2", "-b", templateUrl, "-F", "qcow2", url)
+            : List.of("convert", "-f", "qcow2", "-O", "qcow2", templateUrl, url);
+    Result result = run(arguments);
+    if (result.exitCode() != 0) {
+      throw result.failure();
+    }
+  }
+
   static List<String> createArguments(String url, long sizeBytes) {
     return List.of(
         "create", "-f", "qcow2", "-o", "preallocation=off", url, Long.toString(sizeBytes));

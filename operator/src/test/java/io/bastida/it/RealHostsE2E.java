@@ -180,6 +180,21 @@ class RealHostsE2E {
     disk.blank.storageDomainName = "school-nfs";
     disk.blank.size = "64Mi";
     spec.disks.add(disk);
+    // A linked clone of a template image that sits on the export.
+    Path template = testbed.nfsDirectory().resolve("e2e-template.qcow2");
+    assertThat(
+            new ProcessBuilder(
+                    "qemu-img", "create", "-q", "-f", "qcow2", template.toString(), "64M")
+                .inheritIO()
+                .start()
+                .waitFor())
+        .isZero();
+    var cloned = new io.bastida.api.v1alpha1.VirtualMachineSpec.Disk();
+    cloned.name = "data";
+    cloned.clone = new io.bastida.api.v1alpha1.VirtualMachineSpec.CloneSource();
+    cloned.clone.storageDomainName = "school-nfs";
+    cloned.clone.volume = "e2e-template.qcow2";
+    spec.disks.add(cloned);
     vm.setSpec(spec);
     client.resource(vm).create();
 
@@ -187,6 +202,22 @@ class RealHostsE2E {
     awaitCondition(() -> vms.withName("web").get(), "Ready", status("True"));
     Path image = testbed.nfsDirectory().resolve("nfs-e2e-web-root.qcow2");
     assertThat(image).exists();
+    Process info =
+        new ProcessBuilder(
+                "qemu-img",
+                "info",
+                "-U",
+                testbed.nfsDirectory().resolve("nfs-e2e-web-data.qcow2").toString())
+            .redirectErrorStream(true)
+            .start();
+    String described = new String(info.getInputStream().readAllBytes());
+    assertThat(info.waitFor()).isZero();
+    assertThat(described)
+        .contains(
+            "backing file: nfs://"
+                + testbed.nfsServer()
+                + testbed.nfsExport()
+                + "/e2e-template.qcow2");
     assertThat(vms.withName("web").get().getStatus().disks.get(0).source)
         .isEqualTo(
             "nfs://" + testbed.nfsServer() + testbed.nfsExport() + "/nfs-e2e-web-root.qcow2");
@@ -205,6 +236,9 @@ class RealHostsE2E {
     vms.withName("web").delete();
     await().atMost(TIMEOUT).until(() -> vms.withName("web").get() == null);
     assertThat(image).doesNotExist();
+    assertThat(testbed.nfsDirectory().resolve("nfs-e2e-web-data.qcow2")).doesNotExist();
+    assertThat(template).as("the template outlives its clones").exists();
+    Files.delete(template);
     await().atMost(TIMEOUT).until(() -> domain("school-nfs") == null);
   }
 

@@ -305,6 +305,69 @@ class VirtualMachineIT {
   }
 
   @Test
+  void disksClonedFromATemplateAreLinkedOrFullAndTheTemplateOutlivesThem() throws Exception {
+    var pool = libvirt.storagePoolLookupByName("bastida-scratch");
+    pool.storageVolCreateXML(
+        "<volume><name>debian-12.qcow2</name><capacity unit='G'>2</capacity>"
+            + "<target><format type='qcow2'/></target></volume>",
+        0);
+    client
+        .resource(
+            vm(
+                "cloned",
+                spec -> {
+                  spec.disks.clear();
+                  spec.disks.add(clone("root", VirtualMachineSpec.CloneMode.Linked));
+                  spec.disks.add(clone("copy", VirtualMachineSpec.CloneMode.Full));
+                  return spec;
+                }))
+        .create();
+    awaitReady("cloned");
+
+    String linked = pool.storageVolLookupByName("school-cloned-root.qcow2").getXMLDesc(0);
+    assertThat(linked).contains("<backingStore>").contains("debian-12.qcow2");
+    String full = pool.storageVolLookupByName("school-cloned-copy.qcow2").getXMLDesc(0);
+    assertThat(full).doesNotContain("debian-12.qcow2");
+
+    client.resources(VirtualMachine.class).inNamespace(NS).withName("cloned").delete();
+    await().atMost(TIMEOUT).until(() -> get("cloned") == null);
+    pool.refresh(0);
+    assertThat(pool.listVolumes())
+        .contains("debian-12.qcow2")
+        .doesNotContain("school-cloned-root.qcow2", "school-cloned-copy.qcow2");
+    pool.storageVolLookupByName("debian-12.qcow2").delete(0);
+  }
+
+  @Test
+  void aCloneOfAMissingTemplateIsReportedAndNothingIsCreated() throws Exception {
+    client
+        .resource(
+            vm(
+                "orphaned",
+                spec -> {
+                  spec.disks.clear();
+                  spec.disks.add(clone("root", VirtualMachineSpec.CloneMode.Linked));
+                  return spec;
+                }))
+        .create();
+
+    var ready = awaitCondition(() -> get("orphaned"), "Ready", reason("VolumeNotFound"));
+
+    assertThat(ready.getMessage()).contains("debian-12.qcow2");
+    assertThat(domainExists("school_orphaned")).isFalse();
+  }
+
+  private static VirtualMachineSpec.Disk clone(String name, VirtualMachineSpec.CloneMode mode) {
+    var disk = new VirtualMachineSpec.Disk();
+    disk.name = name;
+    disk.clone = new VirtualMachineSpec.CloneSource();
+    disk.clone.storageDomainName = "scratch";
+    disk.clone.volume = "debian-12.qcow2";
+    disk.clone.mode = mode;
+    return disk;
+  }
+
+  @Test
   void aVmThatFitsNowhereIsUnschedulableAndSaysWhy() {
     client
         .resource(

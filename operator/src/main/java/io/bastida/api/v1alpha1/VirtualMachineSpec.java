@@ -185,8 +185,10 @@ public class VirtualMachineSpec {
   }
 
   @ValidationRule(
-      value = "[has(self.blank), has(self.image), has(self.iso)].filter(x, x).size() == 1",
-      message = "a disk needs exactly one source: blank, image or iso")
+      value =
+          "[has(self.blank), has(self.clone), has(self.image), has(self.iso)].filter(x, x).size()"
+              + " == 1",
+      message = "a disk needs exactly one source: blank, clone, image or iso")
   public static class Disk {
     @Required
     @Size(min = 1, max = 63)
@@ -203,6 +205,11 @@ public class VirtualMachineSpec {
     @JsonPropertyDescription("A new, empty thin qcow2 volume.")
     public BlankVolume blank;
 
+    @JsonPropertyDescription(
+        "A new volume made from a template volume in the same storage domain: Linked (a thin"
+            + " overlay on the template, instant) or Full (an independent copy).")
+    public CloneSource clone;
+
     @JsonPropertyDescription("An existing volume used as the disk itself (never deleted).")
     public VolumeRef image;
 
@@ -211,7 +218,7 @@ public class VirtualMachineSpec {
 
     @Default("Delete")
     @JsonPropertyDescription(
-        "What happens to a blank volume when the VM is deleted: Delete or Retain.")
+        "What happens to a blank or cloned volume when the VM is deleted: Delete or Retain.")
     public DeletionPolicy deletionPolicy;
   }
 
@@ -228,6 +235,26 @@ public class VirtualMachineSpec {
                 + " && quantity(self).compareTo(quantity('64Ti')) <= 0",
         message = "must be a quantity between 1Mi and 64Ti (e.g. 20Gi)")
     public String size;
+  }
+
+  public enum CloneMode {
+    Linked,
+    Full
+  }
+
+  public static class CloneSource {
+    @Required
+    @Size(min = 1, max = 253)
+    public String storageDomainName;
+
+    @Required
+    @Size(min = 1, max = 255)
+    @Pattern("^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    @JsonPropertyDescription("The template volume (qcow2) in that storage domain.")
+    public String volume;
+
+    @Default("Linked")
+    public CloneMode mode;
   }
 
   public static class VolumeRef {

@@ -192,6 +192,34 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public VolumeState cloneVolume(
+      String poolName, String templateName, String volumeName, boolean linked)
+      throws HypervisorException {
+    try {
+      StoragePool pool = connect.storagePoolLookupByName(poolName);
+      StorageVol volume = lookupVolume(pool, volumeName);
+      if (volume == null) {
+        StorageVol template = lookupVolume(pool, templateName);
+        if (template == null) {
+          throw new HypervisorException(
+              HypervisorException.Failure.NotFound,
+              "no template volume " + templateName + " in pool " + poolName);
+        }
+        long capacity = template.getInfo().capacity;
+        volume =
+            linked
+                ? pool.storageVolCreateXML(
+                    StorageVolumeXml.overlay(volumeName, capacity, template.getPath()), 0)
+                : pool.storageVolCreateXMLFrom(
+                    StorageVolumeXml.render(volumeName, capacity, "qcow2"), template, 0);
+      }
+      return new VolumeState(poolName, volumeName, volume.getPath(), volume.getInfo().capacity);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("clone volume " + templateName + " in pool " + poolName, e);
+    }
+  }
+
+  @Override
   public VolumeState uploadVolume(String poolName, String volumeName, byte[] content)
       throws HypervisorException {
     try {

@@ -14,7 +14,16 @@ import org.w3c.dom.Element;
 final class StorageVolumeXml {
   private StorageVolumeXml() {}
 
+  /** A qcow2 overlay whose reads fall through to {@code backingPath} until written. */
+  static String overlay(String name, long capacityBytes, String backingPath) {
+    return render(name, capacityBytes, "qcow2", backingPath);
+  }
+
   static String render(String name, long capacityBytes, String format) {
+    return render(name, capacityBytes, format, null);
+  }
+
+  private static String render(String name, long capacityBytes, String format, String backing) {
     try {
       Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().newDocument();
       Element volume = doc.createElement("volume");
@@ -25,6 +34,11 @@ final class StorageVolumeXml {
       capacity.setTextContent(Long.toString(capacityBytes));
       append(volume, "allocation").setTextContent("0");
       append(append(volume, "target"), "format").setAttribute("type", format);
+      if (backing != null) {
+        Element store = append(volume, "backingStore");
+        append(store, "path").setTextContent(backing);
+        append(store, "format").setAttribute("type", "qcow2");
+      }
       var transformer = TransformerFactory.newInstance().newTransformer();
       transformer.setOutputProperty(OutputKeys.OMIT_XML_DECLARATION, "yes");
       var out = new java.io.StringWriter();

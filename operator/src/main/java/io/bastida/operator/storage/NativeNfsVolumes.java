@@ -36,6 +36,21 @@ public final class NativeNfsVolumes {
     }
   }
 
+  /** Makes a linked or full clone of a template image unless one of that name exists. */
+  public void ensureClone(
+      String server, String exportPath, String template, String file, boolean linked)
+      throws IOException {
+    String url = QemuImg.nfsUrl(server, exportPath, file);
+    if (qemuImg.info(url).isPresent()) {
+      return;
+    }
+    try {
+      qemuImg.createFrom(QemuImg.nfsUrl(server, exportPath, template), url, linked);
+    } catch (FileAlreadyExistsException createdMeanwhile) {
+      // another pass made it: fine
+    }
+  }
+
   /** Writes a raw image with exactly these bytes, replacing any file of that name. */
   public void upload(String server, String exportPath, String file, byte[] content)
       throws IOException {

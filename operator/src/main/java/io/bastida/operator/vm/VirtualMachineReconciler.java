@@ -577,7 +577,7 @@ public class VirtualMachineReconciler
     StorageContent needed = disk.iso != null ? StorageContent.ISO : StorageContent.Disks;
     StorageDomain domain = usableDomain(domainName, hostName, needed, disk.name);
     String volume =
-        disk.blank != null
+        ownsVolume(disk)
             ? VmIdentity.volumeName(
                 vm.getMetadata().getNamespace(), vm.getMetadata().getName(), disk.name)
             : disk.image != null ? disk.image.volume : disk.iso.volume;
@@ -585,6 +585,18 @@ public class VirtualMachineReconciler
       return nativeNfsDisk(domain, disk, volume);
     }
     String pool = StoragePlanner.poolName(domainName);
+    if (disk.clone != null) {
+      boolean linked = disk.clone.mode != VirtualMachineSpec.CloneMode.Full;
+      try {
+        return new DomainPlan.DiskSource.File(
+            hypervisor.cloneVolume(pool, disk.clone.volume, volume, linked).path());
+      } catch (HypervisorException e) {
+        if (e.failure() == HypervisorException.Failure.NotFound) {
+          throw volumeNotFound(disk, disk.clone.volume, domainName, "host " + hostName);
+        }
+        throw e;
+      }
+    }
     if (disk.blank != null) {
       long size = VmPlanner.bytes(disk.blank.size);
       if (hypervisor.findVolume(pool, volume).isEmpty()) {
@@ -606,7 +618,18 @@ public class VirtualMachineReconciler
       throws ProvisioningException {
     var nfs = domain.getSpec().getNfs();
     try {
-      if (disk.blank != null) {
+      if (disk.clone != null) {
+        if (nfsVolumes.find(nfs.getServer(), nfs.getPath(), disk.clone.volume).isEmpty()) {
+          throw volumeNotFound(
+              disk, disk.clone.volume, domain.getMetadata().getName(), "the export");
+        }
+        nfsVolumes.ensureClone(
+            nfs.getServer(),
+            nfs.getPath(),
+            disk.clone.volume,
+            volume,
+            disk.clone.mode != VirtualMachineSpec.CloneMode.Full);
+      } else if (disk.blank != null) {
         long size = VmPlanner.bytes(disk.blank.size);
         if (nfsVolumes.find(nfs.getServer(), nfs.getPath(), volume).isEmpty()
             && domain.getStatus() != null
@@ -666,9 +689,18 @@ public class VirtualMachineReconciler
   }
 
   private static String storageDomainOf(VirtualMachineSpec.Disk disk) {
-    return disk.blank != null
-        ? disk.blank.storageDomainName
-        : disk.image != null ? disk.image.storageDomainName : disk.iso.storageDomainName;
+    if (disk.blank != null) {
+      return disk.blank.storageDomainName;
+    }
+    if (disk.clone != null) {
+      return disk.clone.storageDomainName;
+    }
+    return disk.image != null ? disk.image.storageDomainName : disk.iso.storageDomainName;
+  }
+
+  /** Blank and cloned volumes are the VM's own; images and ISOs are only borrowed. */
+  private static boolean ownsVolume(VirtualMachineSpec.Disk disk) {
+    return disk.blank != null || disk.clone != null;
   }
 
   private StorageDomain usableDomain(
@@ -853,8 +885,8 @@ public class VirtualMachineReconciler
         hypervisor.undefineDomain(domainName);
       }
       for (VirtualMachineSpec.Disk disk : vm.getSpec().disks) {
-        if (disk.blank != null && disk.deletionPolicy != VirtualMachineSpec.DeletionPolicy.Retain) {
-          deleteBlankVolume(vm, disk, hypervisor);
+        if (ownsVolume(disk) && disk.deletionPolicy != VirtualMachineSpec.DeletionPolicy.Retain) {
+          deleteOwnVolume(vm, disk, hypervisor);
         }
       }
       deleteCloudInitSeeds(vm, hypervisor);
@@ -879,14 +911,13 @@ public class VirtualMachineReconciler
     }
   }
 
-  private void deleteBlankVolume(
+  private void deleteOwnVolume(
       VirtualMachine vm, VirtualMachineSpec.Disk disk, Hypervisor hypervisor)
       throws HypervisorException {
     String volume =
         VmIdentity.volumeName(
             vm.getMetadata().getNamespace(), vm.getMetadata().getName(), disk.name);
-    Optional<StorageDomain> domain =
-        storageDomains.get(new ResourceID(disk.blank.storageDomainName));
+    Optional<StorageDomain> domain = storageDomains.get(new ResourceID(storageDomainOf(disk)));
     if (domain.isPresent() && StoragePlanner.isNative(domain.get().getSpec())) {
       var nfs = domain.get().getSpec().getNfs();
       try {
@@ -905,7 +936,7 @@ public class VirtualMachineReconciler
       }
       return;
     }
-    hypervisor.deleteVolume(StoragePlanner.poolName(disk.blank.storageDomainName), volume);
+    hypervisor.deleteVolume(StoragePlanner.poolName(storageDomainOf(disk)), volume);
   }
 
   /** Every seed image this VM ever had, on every domain it could have used. */
