@@ -357,6 +357,51 @@ class VirtualMachineIT {
     assertThat(domainExists("school_orphaned")).isFalse();
   }
 
+  @Test
+  void aMissingIsoIsReportedAndAStorageDomainWithoutIsoContentIsRefused() throws Exception {
+    StorageDomain isos = localDomain("isos", "/var/lib/bastida-it/isos");
+    isos.getSpec().setContent(List.of(io.bastida.api.v1alpha1.StorageContent.ISO));
+    client.resource(isos).create();
+    awaitCondition(
+        () -> client.resources(StorageDomain.class).withName("isos").get(),
+        "Ready",
+        status("True"));
+    client
+        .resource(
+            vm(
+                "installer",
+                spec -> {
+                  var iso = new VirtualMachineSpec.Disk();
+                  iso.name = "cd";
+                  iso.iso = new VirtualMachineSpec.VolumeRef();
+                  iso.iso.storageDomainName = "isos";
+                  iso.iso.volume = "debian-12.iso";
+                  spec.disks.add(iso);
+                  return spec;
+                }))
+        .create();
+
+    var missing = awaitCondition(() -> get("installer"), "Ready", reason("IsoNotFound"));
+    assertThat(missing.getMessage()).contains("debian-12.iso");
+
+    client
+        .resource(
+            vm(
+                "misfiled",
+                spec -> {
+                  var iso = new VirtualMachineSpec.Disk();
+                  iso.name = "cd";
+                  iso.iso = new VirtualMachineSpec.VolumeRef();
+                  iso.iso.storageDomainName = "scratch";
+                  iso.iso.volume = "debian-12.iso";
+                  spec.disks.add(iso);
+                  return spec;
+                }))
+        .create();
+    var mismatch = awaitCondition(() -> get("misfiled"), "Ready", reason("StorageContentMismatch"));
+    assertThat(mismatch.getMessage()).contains("StorageDomain scratch does not hold ISO");
+  }
+
   private static VirtualMachineSpec.Disk clone(String name, VirtualMachineSpec.CloneMode mode) {
     var disk = new VirtualMachineSpec.Disk();
     disk.name = name;
