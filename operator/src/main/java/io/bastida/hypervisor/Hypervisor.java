@@ -61,6 +61,9 @@ public interface Hypervisor extends AutoCloseable {
 
   void startDomain(String name) throws HypervisorException;
 
+  /** The hostname a running guest reports (through its agent), if it does. */
+  Optional<String> guestHostname(String name) throws HypervisorException;
+
   /**
    * The graphical console of a running domain as {@code type:port} (e.g. {@code vnc:5901}), or
    * empty when it has none or no port is assigned yet.

@@ -119,6 +119,8 @@ class VirtualMachineIT {
     // The test driver's "guest agent" reports a made-up address for each interface.
     awaitCondition(() -> get("web"), "AgentConnected", status("True"));
     String ip = get("web").getStatus().interfaces.get(0).ipAddresses.get(0);
+    // ... and names each guest after its domain.
+    assertThat(get("web").getStatus().guestHostname).isEqualTo("school_webhost");
     assertThat(ip).matches("\\d+\\.\\d+\\.\\d+\\.\\d+");
     var table = cluster.kubectl("get", "bvm", "-n", NS);
     assertThat(table.stdout())

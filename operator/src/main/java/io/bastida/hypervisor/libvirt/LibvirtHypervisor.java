@@ -325,6 +325,18 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public Optional<String> guestHostname(String name) throws HypervisorException {
+    try {
+      Domain domain = lookupDomain(name);
+      return domain == null || domain.isActive() == 0
+          ? Optional.empty()
+          : DomainHostnames.of(domain);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("read the hostname of " + name, e);
+    }
+  }
+
+  @Override
   public Optional<String> graphicsConsole(String name) throws HypervisorException {
     try {
       Domain domain = lookupDomain(name);

@@ -391,6 +391,8 @@ public class VirtualMachineReconciler
         after.power() == Power.Running && !Boolean.FALSE.equals(vm.getSpec().guestAgent)
             ? hypervisor.guestAddresses(status.domainName)
             : Map.of();
+    status.guestHostname =
+        !addresses.isEmpty() ? hypervisor.guestHostname(status.domainName).orElse(null) : null;
     status.consoleAddress =
         after.power() == Power.Running && vm.getSpec().graphics != null
             ? hypervisor
