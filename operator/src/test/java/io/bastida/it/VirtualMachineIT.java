@@ -185,6 +185,42 @@ class VirtualMachineIT {
   }
 
   @Test
+  void rerunOnFailureAndOnceStartOnceAndLeaveAGuestShutdownAlone() throws Exception {
+    client
+        .resource(
+            vm(
+                "batch",
+                spec -> {
+                  spec.runStrategy = RunStrategy.Once;
+                  return spec;
+                }))
+        .create();
+    client
+        .resource(
+            vm(
+                "kiosk",
+                spec -> {
+                  spec.runStrategy = RunStrategy.RerunOnFailure;
+                  return spec;
+                }))
+        .create();
+    awaitReady("batch");
+    awaitReady("kiosk");
+
+    // The guests power themselves off (not a failure): neither strategy starts them again.
+    libvirt.domainLookupByName("school_batch").shutdown();
+    libvirt.domainLookupByName("school_kiosk").shutdown();
+    awaitCondition(() -> get("batch"), "Running", status("False"));
+    awaitCondition(() -> get("kiosk"), "Running", status("False"));
+    Thread.sleep(3000); // events and rechecks come and go
+    assertThat(libvirt.domainLookupByName("school_batch").getInfo().state)
+        .isEqualTo(DomainState.VIR_DOMAIN_SHUTOFF);
+    assertThat(libvirt.domainLookupByName("school_kiosk").getInfo().state)
+        .isEqualTo(DomainState.VIR_DOMAIN_SHUTOFF);
+    assertThat(get("kiosk").getStatus().printableStatus).isEqualTo("Stopped");
+  }
+
+  @Test
   void restartRequestStopsAndStartsOnce() throws Exception {
     client.resource(vm("dhcp", spec -> spec)).create();
     String firstStart = awaitReady("dhcp").getStatus().lastStartedAt;
