@@ -106,6 +106,13 @@ public final class DomainXml {
       // libvirt picks the firmware image and its NVRAM template from the host's descriptors.
       os.setAttribute("firmware", "efi");
     }
+    if (plan.firmware() == DomainPlan.Firmware.UEFI) {
+      // Without this, autoselection prefers the Secure Boot image with enrolled keys, which
+      // boots neither a directly loaded kernel nor an unsigned loader (measured with OVMF).
+      Element feature = append(append(os, "firmware"), "feature");
+      feature.setAttribute("enabled", "no");
+      feature.setAttribute("name", "secure-boot");
+    }
     Element type = text(os, "type", "hvm");
     type.setAttribute("arch", "x86_64");
     type.setAttribute("machine", "q35");
