@@ -67,9 +67,9 @@ class RealHostsE2E {
       Host ready = awaitHostReady(name);
       var status = ready.getStatus();
       // The namespaced daemons run on this very machine: they must report its real resources.
-      assertThat(status.getCapacity().getCpu()).isEqualTo(onlineCpus());
+      assertThat(status.getCapacity().getCpu()).isEqualTo(Testbed.onlineCpus());
       assertThat(status.getCapacity().getMemory().toString())
-          .isEqualTo(numaMemoryKiB() / 1024 + "Mi");
+          .isEqualTo(Testbed.numaMemoryKiB() / 1024 + "Mi");
       assertThat(status.getFreeMemory()).isNotNull();
       assertThat(status.getHypervisor()).startsWith("QEMU ");
       assertThat(status.getLibvirtVersion()).startsWith("9.");
@@ -277,34 +277,5 @@ class RealHostsE2E {
 
   private static long mebibytes(String quantity) {
     return Long.parseLong(quantity.replace("Mi", ""));
-  }
-
-  private static int onlineCpus() throws Exception {
-    String online = Files.readString(Path.of("/sys/devices/system/cpu/online")).trim();
-    int count = 0;
-    for (String range : online.split(",")) {
-      String[] bounds = range.split("-");
-      count +=
-          bounds.length == 1 ? 1 : Integer.parseInt(bounds[1]) - Integer.parseInt(bounds[0]) + 1;
-    }
-    return count;
-  }
-
-  /**
-   * Memory as libvirt counts it: the sum of the NUMA nodes' memory, which on some virtual machines
-   * is less than /proc/meminfo's total (seen here: 11 GiB of 24 GiB in node 0).
-   */
-  private static long numaMemoryKiB() throws Exception {
-    long total = 0;
-    try (var nodes = Files.newDirectoryStream(Path.of("/sys/devices/system/node"), "node[0-9]*")) {
-      for (Path node : nodes) {
-        total +=
-            Files.readAllLines(node.resolve("meminfo")).stream()
-                .filter(l -> l.contains("MemTotal:"))
-                .mapToLong(l -> Long.parseLong(l.replaceAll(".*MemTotal:\\s*(\\d+).*", "$1")))
-                .sum();
-      }
-    }
-    return total;
   }
 }

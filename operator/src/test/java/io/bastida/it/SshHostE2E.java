@@ -105,9 +105,9 @@ class SshHostE2E {
 
     Host ready = awaitReady("ssh-a");
     var status = ready.getStatus();
-    assertThat(status.getCapacity().getCpu()).isEqualTo(onlineCpus());
+    assertThat(status.getCapacity().getCpu()).isEqualTo(Testbed.onlineCpus());
     assertThat(status.getCapacity().getMemory().toString())
-        .isEqualTo(numaMemoryKiB() / 1024 + "Mi");
+        .isEqualTo(Testbed.numaMemoryKiB() / 1024 + "Mi");
     assertThat(status.getFreeMemory()).isNotNull();
     assertThat(status.getHypervisor()).startsWith("QEMU ");
     assertThat(status.getLibvirtVersion()).startsWith("9.");
@@ -311,31 +311,5 @@ class SshHostE2E {
         }
       }
     }
-  }
-
-  private static int onlineCpus() throws Exception {
-    String online = Files.readString(Path.of("/sys/devices/system/cpu/online")).trim();
-    int count = 0;
-    for (String range : online.split(",")) {
-      String[] bounds = range.split("-");
-      count +=
-          bounds.length == 1 ? 1 : Integer.parseInt(bounds[1]) - Integer.parseInt(bounds[0]) + 1;
-    }
-    return count;
-  }
-
-  /** Memory as libvirt counts it: the sum of the NUMA nodes' memory (see RealHostsE2E). */
-  private static long numaMemoryKiB() throws Exception {
-    long total = 0;
-    try (var nodes = Files.newDirectoryStream(Path.of("/sys/devices/system/node"), "node[0-9]*")) {
-      for (Path node : nodes) {
-        total +=
-            Files.readAllLines(node.resolve("meminfo")).stream()
-                .filter(l -> l.contains("MemTotal:"))
-                .mapToLong(l -> Long.parseLong(l.replaceAll(".*MemTotal:\\s*(\\d+).*", "$1")))
-                .sum();
-      }
-    }
-    return total;
   }
 }

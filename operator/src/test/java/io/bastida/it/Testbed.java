@@ -121,4 +121,34 @@ public final class Testbed {
     }
     return value;
   }
+
+  /** CPUs online on this machine, which the namespaced daemons share. */
+  public static int onlineCpus() throws IOException {
+    String online = Files.readString(Path.of("/sys/devices/system/cpu/online")).trim();
+    int count = 0;
+    for (String range : online.split(",")) {
+      String[] bounds = range.split("-");
+      count +=
+          bounds.length == 1 ? 1 : Integer.parseInt(bounds[1]) - Integer.parseInt(bounds[0]) + 1;
+    }
+    return count;
+  }
+
+  /**
+   * Memory as libvirt counts it: the sum of the NUMA nodes' memory, which on some virtual machines
+   * is less than /proc/meminfo's total (seen here: 11 GiB of 24 GiB in node 0).
+   */
+  public static long numaMemoryKiB() throws IOException {
+    long total = 0;
+    try (var nodes = Files.newDirectoryStream(Path.of("/sys/devices/system/node"), "node[0-9]*")) {
+      for (Path node : nodes) {
+        total +=
+            Files.readAllLines(node.resolve("meminfo")).stream()
+                .filter(l -> l.contains("MemTotal:"))
+                .mapToLong(l -> Long.parseLong(l.replaceAll(".*MemTotal:\\s*(\\d+).*", "$1")))
+                .sum();
+      }
+    }
+    return total;
+  }
 }

@@ -330,7 +330,7 @@ final class LibvirtHypervisor implements Hypervisor {
       Domain domain = lookupDomain(name);
       return domain == null || domain.isActive() == 0
           ? Optional.empty()
-          : DomainHostnames.of(domain);
+          : DomainCalls.hostname(domain);
     } catch (LibvirtException e) {
       throw LibvirtErrors.classify("read the hostname of " + name, e);
     }
@@ -556,7 +556,7 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   private static DomainState stateOf(Domain domain) throws LibvirtException {
-    var power = DomainStates.of(domain);
+    var power = DomainCalls.state(domain);
     boolean active = domain.isActive() != 0;
     var info = active ? domain.getInfo() : null;
     // VIR_DOMAIN_XML_INACTIVE: the persistent definition, not the live one.

@@ -52,13 +52,13 @@ public final class StoragePoolXml {
     return serialize(doc);
   }
 
-  private static Element append(Element parent, String name) {
+  static Element append(Element parent, String name) {
     Element child = parent.getOwnerDocument().createElement(name);
     parent.appendChild(child);
     return child;
   }
 
-  private static Document newDocument() {
+  static Document newDocument() {
     try {
       return DocumentBuilderFactory.newInstance().newDocumentBuilder().newDocument();
     } catch (ParserConfigurationException e) {
@@ -66,7 +66,7 @@ public final class StoragePoolXml {
     }
   }
 
-  private static String serialize(Document doc) {
+  static String serialize(Document doc) {
     try {
       var transformer = TransformerFactory.newInstance().newTransformer();
       transformer.setOutputProperty(OutputKeys.OMIT_XML_DECLARATION, "yes");

@@ -1,12 +1,5 @@
 package io.bastida.hypervisor.libvirt;
 
-import javax.xml.parsers.DocumentBuilderFactory;
-import javax.xml.parsers.ParserConfigurationException;
-import javax.xml.transform.OutputKeys;
-import javax.xml.transform.TransformerException;
-import javax.xml.transform.TransformerFactory;
-import javax.xml.transform.dom.DOMSource;
-import javax.xml.transform.stream.StreamResult;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
 
@@ -24,34 +17,24 @@ final class StorageVolumeXml {
   }
 
   private static String render(String name, long capacityBytes, String format, String backing) {
-    try {
-      Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().newDocument();
-      Element volume = doc.createElement("volume");
-      doc.appendChild(volume);
-      append(volume, "name").setTextContent(name);
-      Element capacity = append(volume, "capacity");
-      capacity.setAttribute("unit", "bytes");
-      capacity.setTextContent(Long.toString(capacityBytes));
-      append(volume, "allocation").setTextContent("0");
-      append(append(volume, "target"), "format").setAttribute("type", format);
-      if (backing != null) {
-        Element store = append(volume, "backingStore");
-        append(store, "path").setTextContent(backing);
-        append(store, "format").setAttribute("type", "qcow2");
-      }
-      var transformer = TransformerFactory.newInstance().newTransformer();
-      transformer.setOutputProperty(OutputKeys.OMIT_XML_DECLARATION, "yes");
-      var out = new java.io.StringWriter();
-      transformer.transform(new DOMSource(doc), new StreamResult(out));
-      return out.toString();
-    } catch (ParserConfigurationException | TransformerException e) {
-      throw new IllegalStateException(e);
+    Document doc = StoragePoolXml.newDocument();
+    Element volume = doc.createElement("volume");
+    doc.appendChild(volume);
+    append(volume, "name").setTextContent(name);
+    Element capacity = append(volume, "capacity");
+    capacity.setAttribute("unit", "bytes");
+    capacity.setTextContent(Long.toString(capacityBytes));
+    append(volume, "allocation").setTextContent("0");
+    append(append(volume, "target"), "format").setAttribute("type", format);
+    if (backing != null) {
+      Element store = append(volume, "backingStore");
+      append(store, "path").setTextContent(backing);
+      append(store, "format").setAttribute("type", "qcow2");
     }
+    return StoragePoolXml.serialize(doc);
   }
 
   private static Element append(Element parent, String name) {
-    Element child = parent.getOwnerDocument().createElement(name);
-    parent.appendChild(child);
-    return child;
+    return StoragePoolXml.append(parent, name);
   }
 }

@@ -88,6 +88,15 @@ public final class HostStatusPlanner {
         : Conditions.of(SCHEDULABLE, true, "Schedulable", "new VMs may be placed on this host");
   }
 
+  /** The status of a Host's Ready condition, or null before the host was first checked. */
+  public static String readyStatus(io.bastida.api.v1alpha1.Host host) {
+    return host.getStatus() == null
+        ? null
+        : Conditions.find(host.getStatus().getConditions(), READY)
+            .map(Condition::getStatus)
+            .orElse(null);
+  }
+
   private boolean heartbeatDue(HostStatus previous, Instant now) {
     String last = previous.getLastHeartbeatTime();
     return last == null || !Instant.parse(last).plus(heartbeatInterval).isAfter(now);

@@ -91,7 +91,9 @@ public class StorageDomainReconciler implements Reconciler<StorageDomain>, Clean
                         .collect(Collectors.toSet()))
             .withOnUpdateFilter(
                 (updated, old) ->
-                    !Objects.equals(readyStatus(updated), readyStatus(old))
+                    !Objects.equals(
+                            HostStatusPlanner.readyStatus(updated),
+                            HostStatusPlanner.readyStatus(old))
                         || !Objects.equals(
                             updated.getMetadata().getLabels(), old.getMetadata().getLabels())
                         || !Objects.equals(updated.getSpec().getUri(), old.getSpec().getUri()))
@@ -255,21 +257,12 @@ public class StorageDomainReconciler implements Reconciler<StorageDomain>, Clean
         .toList();
   }
 
-  /** The status of the Host's Ready condition, or null before the host was first checked. */
-  private static String readyStatus(Host host) {
-    return host.getStatus() == null
-        ? null
-        : Conditions.find(host.getStatus().getConditions(), HostStatusPlanner.READY)
-            .map(Condition::getStatus)
-            .orElse(null);
-  }
-
   private static boolean isChecked(Host host) {
-    return readyStatus(host) != null;
+    return HostStatusPlanner.readyStatus(host) != null;
   }
 
   private static boolean isReady(Host host) {
-    return Conditions.TRUE.equals(readyStatus(host));
+    return Conditions.TRUE.equals(HostStatusPlanner.readyStatus(host));
   }
 
   private void recordReadinessChange(StorageDomain domain, StorageDomainStatus desired) {

@@ -111,7 +111,9 @@ public class VirtualMachineReconciler
                 .withSecondaryToPrimaryMapper(h -> allVms(context))
                 .withOnUpdateFilter(
                     (updated, old) ->
-                        !Objects.equals(readyStatus(updated), readyStatus(old))
+                        !Objects.equals(
+                                HostStatusPlanner.readyStatus(updated),
+                                HostStatusPlanner.readyStatus(old))
                             || updated.getSpec().isMaintenance() != old.getSpec().isMaintenance())
                 .build(),
             context);
@@ -161,7 +163,7 @@ public class VirtualMachineReconciler
       }
     }
     Optional<Host> host = hosts.get(new ResourceID(status.hostName));
-    if (host.isEmpty() || !Conditions.TRUE.equals(readyStatus(host.get()))) {
+    if (host.isEmpty() || !Conditions.TRUE.equals(HostStatusPlanner.readyStatus(host.get()))) {
       return record(
           vm,
           blocked(status, "HostNotReady", "host " + status.hostName + " is not Ready", "Unknown"),
@@ -258,7 +260,7 @@ public class VirtualMachineReconciler
                     new PlacementPlanner.Candidate(
                         h.getMetadata().getName(),
                         h.getMetadata().getLabels(),
-                        Conditions.TRUE.equals(readyStatus(h)),
+                        Conditions.TRUE.equals(HostStatusPlanner.readyStatus(h)),
                         h.getSpec().isMaintenance(),
                         h.getStatus() == null || h.getStatus().getAllocatable() == null
                             ? 0
@@ -386,7 +388,9 @@ public class VirtualMachineReconciler
     if (state.power() == Power.Off && action != Action.Start) {
       status.stopRequestedAt = null;
     }
-    DomainState after = hypervisor.findDomain(status.domainName).orElseThrow();
+    // Ask the host again only when this pass changed something.
+    DomainState after =
+        action == Action.None ? state : hypervisor.findDomain(status.domainName).orElseThrow();
     Map<String, List<String>> addresses =
         after.power() == Power.Running && !Boolean.FALSE.equals(vm.getSpec().guestAgent)
             ? hypervisor.guestAddresses(status.domainName)
@@ -853,7 +857,7 @@ public class VirtualMachineReconciler
       return DeleteControl.defaultDelete();
     }
     try {
-      if (!Conditions.TRUE.equals(readyStatus(host.get()))) {
+      if (!Conditions.TRUE.equals(HostStatusPlanner.readyStatus(host.get()))) {
         throw new HypervisorException(
             HypervisorException.Failure.HostUnreachable,
             "host " + status.hostName + " is not Ready");
@@ -1059,14 +1063,6 @@ public class VirtualMachineReconciler
       statuses.add(status);
     }
     return statuses;
-  }
-
-  private static String readyStatus(Host host) {
-    return host.getStatus() == null
-        ? null
-        : Conditions.find(host.getStatus().getConditions(), HostStatusPlanner.READY)
-            .map(Condition::getStatus)
-            .orElse(null);
   }
 
   /** Something only the operator can find out is wrong with the VM's spec or its surroundings. */

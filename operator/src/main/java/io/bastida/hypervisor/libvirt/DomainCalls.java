@@ -2,18 +2,21 @@ package io.bastida.hypervisor.libvirt;
 
 import com.sun.jna.Library;
 import com.sun.jna.Native;
+import com.sun.jna.Pointer;
 import com.sun.jna.PointerType;
 import com.sun.jna.ptr.IntByReference;
 import io.bastida.hypervisor.DomainState.Power;
 import java.lang.reflect.Field;
+import java.util.Optional;
 import org.libvirt.Domain;
 import org.libvirt.LibvirtException;
 
 /**
- * virDomainGetState, which libvirt-java lacks: only it tells why a domain is off (a crash versus a
- * shutdown), which RerunOnFailure depends on.
+ * Domain calls libvirt-java lacks, made through JNA on its domain pointer: virDomainGetState (only
+ * it tells why a domain is off: a crash versus a shutdown, which RerunOnFailure depends on) and
+ * virDomainGetHostname.
  */
-final class DomainStates {
+final class DomainCalls {
   private static final int STATE_RUNNING = 1;
   private static final int STATE_BLOCKED = 2;
   private static final int STATE_PAUSED = 3;
@@ -27,6 +30,8 @@ final class DomainStates {
   private interface Virt extends Library {
     int virDomainGetState(
         PointerType domain, IntByReference state, IntByReference reason, int flags);
+
+    Pointer virDomainGetHostname(PointerType domain, int flags);
   }
 
   private static final Virt VIRT = Native.load("virt", Virt.class);
@@ -41,20 +46,35 @@ final class DomainStates {
     }
   }
 
-  private DomainStates() {}
+  private DomainCalls() {}
 
   record PowerAndCause(Power power, boolean failed) {}
 
-  static PowerAndCause of(Domain domain) throws LibvirtException {
-    IntByReference state = new IntByReference();
-    IntByReference reason = new IntByReference();
-    PointerType pointer;
+  /** The hostname the guest (its agent) reports; empty when it does not say. */
+  static Optional<String> hostname(Domain domain) {
+    Pointer name = VIRT.virDomainGetHostname(pointerOf(domain), 0);
+    if (name == null) {
+      return Optional.empty();
+    }
     try {
-      pointer = (PointerType) POINTER.get(domain);
+      return Optional.of(name.getString(0)).filter(s -> !s.isBlank());
+    } finally {
+      Native.free(Pointer.nativeValue(name)); // libvirt allocated it; virFree is not exported
+    }
+  }
+
+  private static PointerType pointerOf(Domain domain) {
+    try {
+      return (PointerType) POINTER.get(domain);
     } catch (IllegalAccessException e) {
       throw new IllegalStateException(e);
     }
-    if (VIRT.virDomainGetState(pointer, state, reason, 0) < 0) {
+  }
+
+  static PowerAndCause state(Domain domain) throws LibvirtException {
+    IntByReference state = new IntByReference();
+    IntByReference reason = new IntByReference();
+    if (VIRT.virDomainGetState(pointerOf(domain), state, reason, 0) < 0) {
       // Raises the pending libvirt error as a LibvirtException.
       domain.getInfo();
       throw new IllegalStateException("virDomainGetState failed without an error");
