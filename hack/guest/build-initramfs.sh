@@ -41,7 +41,7 @@ fi
 # virtio_balloon, virtio_rng: its memballoon and rng; button + evdev: the ACPI power button as
 # /dev/input/event* for acpid.
 WANTED=(virtio_ring virtio virtio_pci virtio_net virtio_blk virtio_console virtio_balloon
-        virtio_rng button evdev)
+        virtio_rng button evdev pvpanic_mmio)
 ORDER=()
 declare -A SEEN=()
 add_module() {
@@ -87,6 +87,16 @@ sync
 poweroff -f
 EOF
 chmod 755 "$ROOT/etc/acpi/PWRF/00000080"
+
+# GET /cgi-bin/crash panics the kernel a moment after answering: tests of crash handling.
+mkdir -p "$ROOT/www/cgi-bin"
+cat >"$ROOT/www/cgi-bin/crash" <<'EOF'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\n\r\ncrashing\n'
+echo "BASTIDA-GUEST-CRASH boot_id=$(cat /proc/sys/kernel/random/boot_id)" >/dev/console
+( sleep 1; echo c >/proc/sysrq-trigger ) </dev/null >/dev/null 2>&1 &
+EOF
+chmod 755 "$ROOT/www/cgi-bin/crash"
 
 cat >"$ROOT/init" <<'EOF'
 #!/bin/sh

@@ -167,7 +167,10 @@ class VirtualMachineE2E {
     assertThat(xml)
         .contains(guestDir.resolve("vmlinuz").toString())
         .contains(testbed.localDir() + "/e2e/" + VOLUME)
-        .contains("<acpi/>");
+        .contains("<acpi/>")
+        .as("UEFI: OVMF loads the kernel, with its own NVRAM")
+        .contains("OVMF")
+        .contains("<nvram");
     Path volume = testbed.localDirBacking(host).resolve("e2e").resolve(VOLUME);
     assertThat(volume).as("the blank disk's qcow2 on the host").exists();
     // The VNC console QEMU opened, where a viewer reaches it.
@@ -239,6 +242,20 @@ class VirtualMachineE2E {
         .atMost(Duration.ofSeconds(30))
         .until(() -> guestSays().filter(s -> s.contains("boot_id=" + secondBoot)).isPresent());
 
+    // RerunOnFailure: a guest kernel panic (pvpanic) stops the domain as crashed, and the
+    // operator boots it again; a shutdown would have been left alone (VirtualMachineIT).
+    edit(spec -> spec.runStrategy = RunStrategy.RerunOnFailure);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> guestSays("cgi-bin/crash").filter(s -> s.contains("crashing")).isPresent());
+    String afterCrash = awaitGuestReady(host, secondBoot);
+    awaitReady();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> guestSays().filter(s -> s.contains("boot_id=" + afterCrash)).isPresent());
+    assertThat(eventsFor(client, "VirtualMachine", VM).stream().map(Event::getReason))
+        .contains("GuestCrashed");
+
     // Delete: the domain is shut down and undefined, the blank volume deleted.
     client.resources(VirtualMachine.class).inNamespace(NS).withName(VM).delete();
     await().atMost(TIMEOUT).until(() -> get() == null);
@@ -296,7 +313,8 @@ class VirtualMachineE2E {
     spec.cpu = new VirtualMachineSpec.Cpu();
     spec.cpu.cores = 1;
     spec.memory = new VirtualMachineSpec.Memory();
-    spec.memory.size = "128Mi";
+    spec.memory.size = "256Mi";
+    spec.firmware = VirtualMachineSpec.Firmware.UEFI;
     spec.kernelBoot = new VirtualMachineSpec.KernelBoot();
     spec.kernelBoot.kernel = guestDir.resolve("vmlinuz").toString();
     spec.kernelBoot.initrd = guestDir.resolve("initramfs.cpio.gz").toString();
@@ -386,10 +404,14 @@ class VirtualMachineE2E {
 
   /** What the guest's HTTP server on port 8080 says, if it answers within 3 s. */
   private static Optional<String> guestSays() {
+    return guestSays("");
+  }
+
+  private static Optional<String> guestSays(String path) {
     try {
       var response =
           http.send(
-              HttpRequest.newBuilder(URI.create("http://" + GUEST_IP + ":8080/"))
+              HttpRequest.newBuilder(URI.create("http://" + GUEST_IP + ":8080/" + path))
                   .timeout(Duration.ofSeconds(3))
                   .build(),
               HttpResponse.BodyHandlers.ofString());

@@ -21,6 +21,14 @@ import java.util.Map;
         "!has(self.disks) || !has(self.interfaces) || self.disks.all(d, !has(d.bootOrder)"
             + " || !self.interfaces.exists(i, has(i.bootOrder) && i.bootOrder == d.bootOrder))",
     message = "a disk and an interface have the same bootOrder: boot orders must be unique")
+// OVMF with 128Mi stops at an invalid-opcode exception before the kernel runs; 160Mi boots a
+// minimal guest (measured under TCG), so 256Mi leaves room without being arbitrary.
+@ValidationRule(
+    value =
+        "!has(self.firmware) || self.firmware != 'UEFI' || !isQuantity(self.memory.size)"
+            + " || quantity(self.memory.size).compareTo(quantity('256Mi')) >= 0",
+    fieldPath = ".memory.size",
+    message = "UEFI firmware needs at least 256Mi of memory")
 public class VirtualMachineSpec {
   @Default("Always")
   @JsonPropertyDescription(

@@ -412,12 +412,12 @@ final class LibvirtHypervisor implements Hypervisor {
 
   @Override
   public void shutdownDomain(String name) throws HypervisorException {
-    onDomain(name, "shut down", Domain::shutdown);
+    onDomain(name, "shut down", domain -> powerOff(domain, Domain::shutdown));
   }
 
   @Override
   public void destroyDomain(String name) throws HypervisorException {
-    onDomain(name, "destroy", Domain::destroy);
+    onDomain(name, "destroy", domain -> powerOff(domain, Domain::destroy));
   }
 
   @Override
@@ -530,6 +530,21 @@ final class LibvirtHypervisor implements Hypervisor {
       call.apply(domain);
     } catch (LibvirtException e) {
       throw LibvirtErrors.classify(action + " domain " + name, e);
+    }
+  }
+
+  /**
+   * Powering off a domain that is already off is done, not an error: the guest may have shut down
+   * between our look at it and this call.
+   */
+  private static void powerOff(Domain domain, DomainAction call) throws LibvirtException {
+    try {
+      call.apply(domain);
+    } catch (LibvirtException e) {
+      // Drivers disagree on the error code (operation invalid, internal error): ask the domain.
+      if (domain.isActive() == 1) {
+        throw e;
+      }
     }
   }
 

@@ -360,6 +360,12 @@ public class VirtualMachineReconciler
                         ? 60
                         : vm.getSpec().terminationGracePeriodSeconds),
                 now));
+    if (action == Action.Start && state.stoppedByFailure()) {
+      events.warning(
+          vm,
+          "GuestCrashed",
+          "the guest crashed or failed on host " + status.hostName + "; starting it again");
+    }
     apply(vm, status, hypervisor, action, now, restartPending);
     if (action == Action.Start) {
       status.runningRevision = shape;

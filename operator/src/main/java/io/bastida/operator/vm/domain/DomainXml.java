@@ -185,6 +185,9 @@ public final class DomainXml {
     Element rng = append(devices, "rng");
     rng.setAttribute("model", "virtio");
     text(rng, "backend", "/dev/urandom").setAttribute("model", "random");
+    // pvpanic: a guest kernel panic stops the domain as crashed (on_crash), so RerunOnFailure
+    // can tell a crash from a shutdown instead of waiting on a hung guest.
+    append(devices, "panic").setAttribute("model", "isa");
   }
 
   private static void disk(Element devices, Disk disk) {

@@ -182,6 +182,8 @@ class DomainXmlTest {
     assertThat(text(xml, "/domain/devices/rng/@model")).isEqualTo("virtio");
     assertThat(text(xml, "/domain/devices/rng/backend/@model")).isEqualTo("random");
     assertThat(text(xml, "/domain/devices/rng/backend")).isEqualTo("/dev/urandom");
+    assertThat(text(xml, "/domain/devices/panic/@model")).isEqualTo("isa");
+    assertThat(text(xml, "/domain/on_crash")).isEqualTo("destroy");
     assertThat(text(xml, "/domain/devices/serial/@type")).isEqualTo("pty");
     assertThat(count(xml, "/domain/devices/serial/log")).isZero();
     assertThat(text(xml, "/domain/devices/console/@type")).isEqualTo("pty");
