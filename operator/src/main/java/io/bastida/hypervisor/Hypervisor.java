@@ -96,6 +96,38 @@ public interface Hypervisor extends AutoCloseable {
   void undefineDomain(String name) throws HypervisorException;
 
   /**
+   * Migrates a running domain live to another host and returns when it is done: then the domain
+   * runs there, persistent, and is undefined here. On failure (or {@link #abortMigration}) it keeps
+   * running here. Snapshot and checkpoint metadata must be detached first ({@link
+   * #detachMetadata}): libvirt refuses to migrate a domain with snapshots.
+   */
+  void migrateDomain(String name, MigrationRequest request) throws HypervisorException;
+
+  /** The running migration job of a domain, or empty when it has none. */
+  Optional<MigrationProgress> migrationProgress(String name) throws HypervisorException;
+
+  /**
+   * Statistics of the domain's last completed migration (on either end), with the measured
+   * downtime; empty when the host has none to report.
+   */
+  Optional<MigrationProgress> completedMigration(String name) throws HypervisorException;
+
+  /** Raises (or lowers) the pause allowed at switch-over of the domain's running migration. */
+  void setMigrationMaxDowntime(String name, long millis) throws HypervisorException;
+
+  /** Aborts the domain's running migration; it goes on running here. No job is fine. */
+  void abortMigration(String name) throws HypervisorException;
+
+  /** The domain's snapshot and checkpoint definitions. */
+  DomainMetadata exportMetadata(String name) throws HypervisorException;
+
+  /** Removes the definitions from libvirt's records only; disk data and bitmaps stay. */
+  void detachMetadata(String name, DomainMetadata metadata) throws HypervisorException;
+
+  /** Redefines snapshots and checkpoints from their XML; those already defined are kept. */
+  void redefineMetadata(String name, DomainMetadata metadata) throws HypervisorException;
+
+  /**
    * Calls the listener with a domain's name whenever the host reports a lifecycle change of it
    * (started, paused, stopped, crashed, undefined, ...), for as long as this connection lives.
    */

@@ -1,15 +1,20 @@
 package io.bastida.operator;
 
 import io.bastida.hypervisor.HostConnections;
+import io.bastida.hypervisor.HypervisorConnector;
 import io.bastida.hypervisor.libvirt.LibvirtConnector;
 import io.bastida.operator.events.EventRecorder;
+import io.bastida.operator.host.HostDrain;
 import io.bastida.operator.host.HostReconciler;
 import io.bastida.operator.host.HostStatusPlanner;
 import io.bastida.operator.host.HostTargets;
+import io.bastida.operator.migration.MigrationJobs;
+import io.bastida.operator.migration.VirtualMachineMigrationReconciler;
 import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.storage.NativeNfsExportProbe;
 import io.bastida.operator.storage.NativeNfsVolumes;
 import io.bastida.operator.storage.StorageDomainReconciler;
+import io.bastida.operator.vm.DomainTypes;
 import io.bastida.operator.vm.VirtualMachineReconciler;
 import io.bastida.operator.vm.cloudinit.SeedImage;
 import io.bastida.storage.QemuImg;
@@ -24,6 +29,7 @@ import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,14 +40,31 @@ public final class BastidaOperator implements AutoCloseable {
   private final Operator operator;
   private final LibvirtConnector connector;
   private final HostConnections connections;
+  private final MigrationJobs migrationJobs;
   private final HealthEndpoint health;
   private volatile boolean closing;
 
   public BastidaOperator(KubernetesClient client, OperatorSettings settings, Clock clock)
       throws IOException {
+    this(client, settings, clock, connector -> connector);
+  }
+
+  /**
+   * @param connectors wraps the libvirt connector, for tests that stand in for what libvirt's test
+   *     driver cannot do (it cannot migrate)
+   */
+  public BastidaOperator(
+      KubernetesClient client,
+      OperatorSettings settings,
+      Clock clock,
+      UnaryOperator<HypervisorConnector> connectors)
+      throws IOException {
     connector = new LibvirtConnector(settings.hostReachTimeout());
     connections =
-        new HostConnections(connector, clock, Duration.ofSeconds(2), Duration.ofMinutes(2));
+        new HostConnections(
+            connectors.apply(connector), clock, Duration.ofSeconds(2), Duration.ofMinutes(2));
+    migrationJobs = new MigrationJobs(Duration.ofMillis(500));
+    var domainTypes = new DomainTypes();
     var targets = new HostTargets(client, settings.namespace());
     var statusWriter = new StatusWriter(clock);
     var events = new EventRecorder(client, clock);
@@ -61,6 +84,7 @@ public final class BastidaOperator implements AutoCloseable {
             connections,
             targets,
             new HostStatusPlanner(settings.hostHeartbeatInterval()),
+            new HostDrain(client, events),
             statusWriter,
             events,
             clock,
@@ -80,10 +104,22 @@ public final class BastidaOperator implements AutoCloseable {
             targets,
             nfsVolumes,
             SeedImage.fromPath(Duration.ofMinutes(1)),
+            domainTypes,
             statusWriter,
             events,
             clock,
             settings.vmRecheckInterval()));
+    operator.register(
+        new VirtualMachineMigrationReconciler(
+            connections,
+            targets,
+            domainTypes,
+            migrationJobs,
+            statusWriter,
+            events,
+            clock,
+            new VirtualMachineMigrationReconciler.Limits(
+                settings.migrationsPerHost(), settings.migrationsPerCluster())));
     health =
         settings.healthPort() > 0
             ? new HealthEndpoint(settings.healthPort(), operator.getRuntimeInfo())
@@ -121,6 +157,7 @@ public final class BastidaOperator implements AutoCloseable {
   public void close() {
     closing = true;
     operator.stop();
+    migrationJobs.close();
     connections.close();
     connector.close();
     if (health != null) {

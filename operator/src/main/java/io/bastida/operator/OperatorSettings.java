@@ -9,6 +9,8 @@ import java.util.Map;
  * @param namespace where the operator runs, holds its leader Lease and reads host credentials
  * @param leaderElection take a Lease before reconciling, so only one replica acts
  * @param healthPort port of {@code /healthz} and {@code /readyz}; 0 turns the endpoint off
+ * @param migrationsPerHost live migrations out of one host at a time
+ * @param migrationsPerCluster live migrations in the whole cluster at a time
  */
 public record OperatorSettings(
     String namespace,
@@ -18,7 +20,9 @@ public record OperatorSettings(
     Duration hostHeartbeatInterval,
     Duration storageRecheckInterval,
     Duration vmRecheckInterval,
-    Duration hostReachTimeout) {
+    Duration hostReachTimeout,
+    int migrationsPerHost,
+    int migrationsPerCluster) {
 
   public static final String LEASE_NAME = "bastida-operator";
 
@@ -31,7 +35,23 @@ public record OperatorSettings(
         seconds(env, "BASTIDA_HOST_HEARTBEAT_SECONDS", 60),
         seconds(env, "BASTIDA_STORAGE_RECHECK_SECONDS", 60),
         seconds(env, "BASTIDA_VM_RECHECK_SECONDS", 120),
-        seconds(env, "BASTIDA_HOST_REACH_TIMEOUT_SECONDS", 5));
+        seconds(env, "BASTIDA_HOST_REACH_TIMEOUT_SECONDS", 5),
+        Integer.parseInt(env.getOrDefault("BASTIDA_MIGRATIONS_PER_HOST", "2")),
+        Integer.parseInt(env.getOrDefault("BASTIDA_MIGRATIONS_PER_CLUSTER", "5")));
+  }
+
+  public OperatorSettings withMigrationLimits(int perHost, int perCluster) {
+    return new OperatorSettings(
+        namespace,
+        leaderElection,
+        healthPort,
+        hostRecheckInterval,
+        hostHeartbeatInterval,
+        storageRecheckInterval,
+        vmRecheckInterval,
+        hostReachTimeout,
+        perHost,
+        perCluster);
   }
 
   private static Duration seconds(Map<String, String> env, String name, long fallback) {

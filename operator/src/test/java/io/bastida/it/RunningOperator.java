@@ -1,5 +1,6 @@
 package io.bastida.it;
 
+import io.bastida.hypervisor.HypervisorConnector;
 import io.bastida.operator.BastidaOperator;
 import io.bastida.operator.OperatorSettings;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -7,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.function.UnaryOperator;
 
 /** The real operator, in process, against the shared test cluster, with short intervals. */
 public final class RunningOperator implements AutoCloseable {
@@ -24,24 +26,41 @@ public final class RunningOperator implements AutoCloseable {
 
   /** Runs with the given client's identity (e.g. the operator's ServiceAccount). */
   public static RunningOperator start(KubernetesClient client) {
-    var settings =
-        new OperatorSettings(
-            TestCluster.OPERATOR_NAMESPACE,
-            false, // one operator per test class: a lease left by the previous one would stall it
-            0,
-            Duration.ofSeconds(2),
-            Duration.ofSeconds(5),
-            Duration.ofSeconds(3),
-            // VMs are rechecked rarely: what happens to their domains must arrive as events.
-            Duration.ofSeconds(60),
-            Duration.ofSeconds(2));
+    return start(client, settings(), connector -> connector);
+  }
+
+  /**
+   * Runs with these settings, opening hosts through {@code connectors} wrapped around the real
+   * libvirt connector (e.g. to stand in for what the test driver cannot do).
+   */
+  public static RunningOperator start(
+      KubernetesClient client,
+      OperatorSettings settings,
+      UnaryOperator<HypervisorConnector> connectors) {
     try {
-      BastidaOperator operator = new BastidaOperator(client, settings, Clock.systemUTC());
+      BastidaOperator operator =
+          new BastidaOperator(client, settings, Clock.systemUTC(), connectors);
       operator.start();
       return new RunningOperator(client, operator);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** Short intervals, the default migration limits. */
+  public static OperatorSettings settings() {
+    return new OperatorSettings(
+        TestCluster.OPERATOR_NAMESPACE,
+        false, // one operator per test class: a lease left by the previous one would stall it
+        0,
+        Duration.ofSeconds(2),
+        Duration.ofSeconds(5),
+        Duration.ofSeconds(3),
+        // VMs are rechecked rarely: what happens to their domains must arrive as events.
+        Duration.ofSeconds(60),
+        Duration.ofSeconds(2),
+        2,
+        5);
   }
 
   @Override

@@ -20,6 +20,7 @@ public class HostStatus implements WithConditions {
   private Integer runningDomains;
   private String lastHeartbeatTime;
   private List<String> unmanagedDomains;
+  private HostDrainStatus drain;
 
   @Override
   public Long getObservedGeneration() {
@@ -138,5 +139,14 @@ public class HostStatus implements WithConditions {
 
   public void setLastHeartbeatTime(String lastHeartbeatTime) {
     this.lastHeartbeatTime = lastHeartbeatTime;
+  }
+
+  /** The plan and progress of moving the VMs off a host in maintenance; unset otherwise. */
+  public HostDrainStatus getDrain() {
+    return drain;
+  }
+
+  public void setDrain(HostDrainStatus drain) {
+    this.drain = drain;
   }
 }

@@ -616,4 +616,38 @@ final class LibvirtHypervisor implements Hypervisor {
     factory.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
     return factory.newDocumentBuilder().parse(new InputSource(new StringReader(xml)));
   }
+
+  // TEMP until the helper's implementation lands
+  @Override
+  public void migrateDomain(String n, io.bastida.hypervisor.MigrationRequest r)
+      throws HypervisorException {
+    throw new UnsupportedOperationException();
+  }
+
+  @Override
+  public Optional<io.bastida.hypervisor.MigrationProgress> migrationProgress(String n) {
+    return Optional.empty();
+  }
+
+  @Override
+  public Optional<io.bastida.hypervisor.MigrationProgress> completedMigration(String n) {
+    return Optional.empty();
+  }
+
+  @Override
+  public void setMigrationMaxDowntime(String n, long m) {}
+
+  @Override
+  public void abortMigration(String n) {}
+
+  @Override
+  public io.bastida.hypervisor.DomainMetadata exportMetadata(String n) {
+    return io.bastida.hypervisor.DomainMetadata.NONE;
+  }
+
+  @Override
+  public void detachMetadata(String n, io.bastida.hypervisor.DomainMetadata m) {}
+
+  @Override
+  public void redefineMetadata(String n, io.bastida.hypervisor.DomainMetadata m) {}
 }

@@ -2,6 +2,8 @@ package io.bastida.operator.host;
 
 import io.bastida.api.v1alpha1.Host;
 import io.bastida.api.v1alpha1.HostStatus;
+import io.bastida.api.v1alpha1.VirtualMachine;
+import io.bastida.api.v1alpha1.VirtualMachineMigration;
 import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.HostConnections;
 import io.bastida.hypervisor.HypervisorException;
@@ -9,14 +11,21 @@ import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.vm.domain.DomainXml;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -24,6 +33,9 @@ import java.util.Set;
 /** Connects to each Host and reports its health and capacity; rechecks periodically. */
 @ControllerConfiguration(name = "host")
 public class HostReconciler implements Reconciler<Host>, Cleaner<Host> {
+  /** How often a drain is looked at while VMs remain (its migrations also wake it). */
+  private static final Duration DRAIN_RECHECK = Duration.ofSeconds(2);
+
   private final HostConnections connections;
   private final HostTargets targets;
   private final HostStatusPlanner planner;
@@ -31,11 +43,15 @@ public class HostReconciler implements Reconciler<Host>, Cleaner<Host> {
   private final EventRecorder events;
   private final Clock clock;
   private final Duration recheckInterval;
+  private final HostDrain drain;
+  private InformerEventSource<VirtualMachine, Host> vms;
+  private InformerEventSource<VirtualMachineMigration, Host> migrations;
 
   public HostReconciler(
       HostConnections connections,
       HostTargets targets,
       HostStatusPlanner planner,
+      HostDrain drain,
       StatusWriter statusWriter,
       EventRecorder events,
       Clock clock,
@@ -43,10 +59,42 @@ public class HostReconciler implements Reconciler<Host>, Cleaner<Host> {
     this.connections = connections;
     this.targets = targets;
     this.planner = planner;
+    this.drain = drain;
     this.statusWriter = statusWriter;
     this.events = events;
     this.clock = clock;
     this.recheckInterval = recheckInterval;
+  }
+
+  @Override
+  public List<EventSource<?, Host>> prepareEventSources(EventSourceContext<Host> context) {
+    // A drain follows its VMs and migrations; a VM arriving takes room on a target.
+    vms =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(VirtualMachine.class, Host.class)
+                .withSecondaryToPrimaryMapper(
+                    vm ->
+                        vm.getStatus() == null || vm.getStatus().hostName == null
+                            ? Set.of()
+                            : Set.of(new ResourceID(vm.getStatus().hostName)))
+                .build(),
+            context);
+    migrations =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(VirtualMachineMigration.class, Host.class)
+                .withSecondaryToPrimaryMapper(
+                    m ->
+                        m.getMetadata().getLabels() == null
+                                || !m.getMetadata()
+                                    .getLabels()
+                                    .containsKey(HostDrain.DRAIN_HOST_LABEL)
+                            ? Set.of()
+                            : Set.of(
+                                new ResourceID(
+                                    m.getMetadata().getLabels().get(HostDrain.DRAIN_HOST_LABEL))))
+                .build(),
+            context);
+    return List.of(vms, migrations);
   }
 
   @Override
@@ -56,8 +104,33 @@ public class HostReconciler implements Reconciler<Host>, Cleaner<Host> {
     HostStatus desired =
         planner.plan(
             host.getSpec(), previous, observation, host.getSpec().getUri(), clock.instant());
+    Duration next = recheckInterval;
+    List<VirtualMachineMigration> allMigrations = migrations.list().toList();
+    if (host.getSpec().isMaintenance()) {
+      HostDrain.Result result =
+          drain.step(
+              host, context.getPrimaryCache().list().toList(), vms.list().toList(), allMigrations);
+      desired.setDrain(result.drain());
+      List<Condition> conditions = new ArrayList<>(desired.getConditions());
+      conditions.addAll(result.conditions());
+      desired.setConditions(conditions);
+      recordDrainChange(host, previous, desired);
+      if (result.drain().vmsRemaining > 0) {
+        next = DRAIN_RECHECK;
+      }
+    } else {
+      drain.cancel(host, allMigrations);
+    }
     recordReadinessChange(host, previous, desired);
-    return statusWriter.update(host, desired).rescheduleAfter(recheckInterval);
+    return statusWriter.update(host, desired).rescheduleAfter(next);
+  }
+
+  private void recordDrainChange(Host host, HostStatus previous, HostStatus desired) {
+    boolean was =
+        previous != null && Conditions.isTrue(previous.getConditions(), HostDrain.IN_MAINTENANCE);
+    if (!was && Conditions.isTrue(desired.getConditions(), HostDrain.IN_MAINTENANCE)) {
+      events.normal(host, "Drained", "no VM runs on the host any more: it may be serviced");
+    }
   }
 
   /**

@@ -30,7 +30,7 @@ public final class HostTargets {
   public static final class InvalidTargetException extends Exception {
     private final String reason;
 
-    InvalidTargetException(String reason, String message) {
+    public InvalidTargetException(String reason, String message) {
       super(message);
       this.reason = reason;
     }

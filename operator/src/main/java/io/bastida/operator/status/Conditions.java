@@ -30,6 +30,24 @@ public final class Conditions {
         .build();
   }
 
+  /** The conditions with {@code condition} in place of the one of its type (or added). */
+  public static List<Condition> replace(List<Condition> conditions, Condition condition) {
+    List<Condition> result = new ArrayList<>();
+    boolean replaced = false;
+    for (Condition c : conditions == null ? List.<Condition>of() : conditions) {
+      if (c.getType().equals(condition.getType())) {
+        result.add(condition);
+        replaced = true;
+      } else {
+        result.add(c);
+      }
+    }
+    if (!replaced) {
+      result.add(condition);
+    }
+    return result;
+  }
+
   public static Optional<Condition> find(List<Condition> conditions, String type) {
     return conditions == null
         ? Optional.empty()

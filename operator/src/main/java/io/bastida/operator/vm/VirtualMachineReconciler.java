@@ -1,11 +1,11 @@
 package io.bastida.operator.vm;
 
 import io.bastida.api.v1alpha1.Host;
-import io.bastida.api.v1alpha1.HostSpec;
 import io.bastida.api.v1alpha1.RunStrategy;
 import io.bastida.api.v1alpha1.StorageContent;
 import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachine;
+import io.bastida.api.v1alpha1.VirtualMachineMigration;
 import io.bastida.api.v1alpha1.VirtualMachineSpec;
 import io.bastida.api.v1alpha1.VirtualMachineStatus;
 import io.bastida.hypervisor.DomainState;
@@ -17,6 +17,9 @@ import io.bastida.hypervisor.VolumeState;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.host.HostStatusPlanner;
 import io.bastida.operator.host.HostTargets;
+import io.bastida.operator.migration.MigrationFacts;
+import io.bastida.operator.migration.MigrationPreflight;
+import io.bastida.operator.migration.VirtualMachineMigrationReconciler;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.storage.NativeNfsVolumes;
@@ -77,16 +80,18 @@ public class VirtualMachineReconciler
   private final EventRecorder events;
   private final Clock clock;
   private final Duration recheckInterval;
-  private final Map<String, String> domainTypes = new java.util.concurrent.ConcurrentHashMap<>();
+  private final DomainTypes domainTypes;
   private final Map<String, String> placements = new java.util.concurrent.ConcurrentHashMap<>();
   private InformerEventSource<Host, VirtualMachine> hosts;
   private InformerEventSource<StorageDomain, VirtualMachine> storageDomains;
+  private InformerEventSource<VirtualMachineMigration, VirtualMachine> migrations;
 
   public VirtualMachineReconciler(
       HostConnections connections,
       HostTargets targets,
       NativeNfsVolumes nfsVolumes,
       SeedImage seedImages,
+      DomainTypes domainTypes,
       StatusWriter statusWriter,
       EventRecorder events,
       Clock clock,
@@ -95,6 +100,7 @@ public class VirtualMachineReconciler
     this.targets = targets;
     this.nfsVolumes = nfsVolumes;
     this.seedImages = seedImages;
+    this.domainTypes = domainTypes;
     this.statusWriter = statusWriter;
     this.events = events;
     this.clock = clock;
@@ -128,7 +134,16 @@ public class VirtualMachineReconciler
     var domainEvents = new SimpleInboundEventSource<VirtualMachine>("domain-events");
     connections.addDomainChangeListener(
         (host, domain) -> VmIdentity.resourceOf(domain).ifPresent(domainEvents::propagateEvent));
-    return List.of(hosts, storageDomains, domainEvents);
+    // A migration's start hands the domain to the migration; its end hands it back.
+    migrations =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(
+                    VirtualMachineMigration.class, VirtualMachine.class)
+                .withSecondaryToPrimaryMapper(
+                    m -> Set.of(new ResourceID(m.getSpec().vmName, m.getMetadata().getNamespace())))
+                .build(),
+            context);
+    return List.of(hosts, storageDomains, domainEvents, migrations);
   }
 
   private static Set<ResourceID> allVms(EventSourceContext<VirtualMachine> context) {
@@ -169,9 +184,35 @@ public class VirtualMachineReconciler
           blocked(status, "HostNotReady", "host " + status.hostName + " is not Ready", "Unknown"),
           recheckInterval);
     }
+    Optional<VirtualMachineMigration> migrating = migrationUnderWay(vm);
+    if (migrating.isPresent()) {
+      // The migration owns the domain until it ends: no power action may race it.
+      String message =
+          "migration "
+              + migrating.get().getMetadata().getName()
+              + " is moving the VM to host "
+              + migrating.get().getStatus().targetHostName;
+      status.printableStatus = "Migrating";
+      status.conditions =
+          Conditions.replace(
+              vm.getStatus().conditions,
+              Conditions.of(VmConditions.MIGRATING, true, "Migrating", message));
+      return record(vm, status, recheckInterval);
+    }
     try {
       Hypervisor hypervisor = connections.get(status.hostName, targets.targetFor(host.get()));
-      return converge(vm, status, hypervisor);
+      Optional<String> movedTo = movedTo(vm, status, hypervisor);
+      if (movedTo.isPresent()) {
+        log.info(
+            "VirtualMachine({}/{}): its domain runs on Host({}) now",
+            namespace,
+            name,
+            movedTo.get());
+        status.hostName = movedTo.get();
+        status.conditions = vm.getStatus().conditions;
+        return record(vm, status, NEXT_STEP);
+      }
+      return converge(vm, status, hypervisor, host.get().getSpec().isMaintenance());
     } catch (HostTargets.InvalidTargetException e) {
       return record(
           vm, blocked(status, "HostNotReady", e.getMessage(), "Unknown"), recheckInterval);
@@ -313,8 +354,52 @@ public class VirtualMachineReconciler
     return record(vm, status, NEXT_STEP);
   }
 
+  private Optional<VirtualMachineMigration> migrationUnderWay(VirtualMachine vm) {
+    return migrations
+        .list(vm.getMetadata().getNamespace())
+        .filter(m -> m.getSpec().vmName.equals(vm.getMetadata().getName()))
+        .filter(VirtualMachineMigrationReconciler::isUnderWay)
+        .findFirst();
+  }
+
+  /**
+   * The host the VM's domain runs on now, when it has left the recorded one (a migration moved it,
+   * and the operator may have restarted since): never define a twin where it used to be. Asked only
+   * when the domain is missing from a host it was defined on.
+   */
+  private Optional<String> movedTo(
+      VirtualMachine vm, VirtualMachineStatus status, Hypervisor recorded)
+      throws HypervisorException {
+    if (status.definedRevision == null || recorded.findDomain(status.domainName).isPresent()) {
+      return Optional.empty();
+    }
+    List<Host> others =
+        hosts
+            .list()
+            .filter(h -> !h.getMetadata().getName().equals(status.hostName))
+            .filter(h -> Conditions.TRUE.equals(HostStatusPlanner.readyStatus(h)))
+            .toList();
+    for (Host other : others) {
+      try {
+        Hypervisor there = connections.get(other.getMetadata().getName(), targets.targetFor(other));
+        Optional<DomainState> domain = there.findDomain(status.domainName);
+        if (domain.isPresent()
+            && domain.get().uuid().equalsIgnoreCase(status.domainUUID)
+            && there.migrationProgress(status.domainName).isEmpty()) {
+          return Optional.of(other.getMetadata().getName());
+        }
+      } catch (HostTargets.InvalidTargetException e) {
+        // A host we cannot ask cannot be where the domain went.
+      }
+    }
+    return Optional.empty();
+  }
+
   private UpdateControl<VirtualMachine> converge(
-      VirtualMachine vm, VirtualMachineStatus status, Hypervisor hypervisor)
+      VirtualMachine vm,
+      VirtualMachineStatus status,
+      Hypervisor hypervisor,
+      boolean hostInMaintenance)
       throws HypervisorException, ProvisioningException {
     Optional<DomainState> domain = hypervisor.findDomain(status.domainName);
     if (domain.isPresent()) {
@@ -345,10 +430,17 @@ public class VirtualMachineReconciler
     boolean restartPending =
         vm.getSpec().restartRequestedAt != null
             && !vm.getSpec().restartRequestedAt.equals(status.restartedFor);
-    Action action =
+    boolean evicted =
+        hostInMaintenance
+            && vm.getSpec().evictionStrategy == VirtualMachineSpec.EvictionStrategy.Shutdown;
+    RunStrategy strategy =
+        evicted
+            ? RunStrategy.Halted
+            : vm.getSpec().runStrategy == null ? RunStrategy.Always : vm.getSpec().runStrategy;
+    Action planned =
         PowerPlanner.next(
             new PowerPlanner.Inputs(
-                vm.getSpec().runStrategy == null ? RunStrategy.Always : vm.getSpec().runStrategy,
+                strategy,
                 vm.getSpec().paused,
                 state.power(),
                 state.stoppedByFailure(),
@@ -360,6 +452,9 @@ public class VirtualMachineReconciler
                         ? 60
                         : vm.getSpec().terminationGracePeriodSeconds),
                 now));
+    // A host in maintenance starts nothing; the VM runs again when maintenance ends.
+    boolean heldByMaintenance = hostInMaintenance && planned == Action.Start;
+    Action action = heldByMaintenance ? Action.None : planned;
     if (action == Action.Start && state.stoppedByFailure()) {
       events.warning(
           vm,
@@ -415,6 +510,18 @@ public class VirtualMachineReconciler
           nic.macAddress == null ? List.of() : addresses.getOrDefault(nic.macAddress, List.of());
     }
     status.conditions = observedConditions(vm, after, restartRequired, !addresses.isEmpty());
+    if (heldByMaintenance || (evicted && after.power() == Power.Off)) {
+      String message =
+          "host "
+              + status.hostName
+              + " is in maintenance: the VM "
+              + (evicted ? "was shut down (evictionStrategy Shutdown)" : "is not started there")
+              + " and runs again when maintenance ends";
+      status.conditions =
+          Conditions.replace(
+              status.conditions,
+              Conditions.of(VmConditions.READY, false, "HostInMaintenance", message));
+    }
     status.printableStatus = printable(after.power());
     Duration next =
         action == Action.None && after.power() != Power.ShuttingDown ? recheckInterval : SOON;
@@ -512,7 +619,7 @@ public class VirtualMachineReconciler
             ? cloudInit.storageDomainName
             : vm.getSpec().disks.stream()
                 .findFirst()
-                .map(VirtualMachineReconciler::storageDomainOf)
+                .map(VmPlanner::storageDomainOf)
                 .orElseThrow(
                     () ->
                         new ProvisioningException(
@@ -556,7 +663,7 @@ public class VirtualMachineReconciler
   }
 
   private static String seedPrefix(VirtualMachine vm) {
-    return vm.getMetadata().getNamespace() + "-" + vm.getMetadata().getName() + "-cidata-";
+    return VmIdentity.seedVolumePrefix(vm.getMetadata().getNamespace(), vm.getMetadata().getName());
   }
 
   private static String join(String exportPath, String file) {
@@ -568,24 +675,14 @@ public class VirtualMachineReconciler
    * once (libvirt may probe QEMU for seconds to answer).
    */
   private String domainTypeOf(String hostName, Hypervisor hypervisor) throws HypervisorException {
-    String offered = domainTypes.get(hostName);
-    if (offered == null) {
-      offered = hypervisor.nodeFacts().domainType();
-      domainTypes.put(hostName, offered);
-    }
-    var setting =
-        hosts.get(new ResourceID(hostName)).map(h -> h.getSpec().getVirtualization()).orElse(null);
-    if (offered.equals("test") || setting == null || setting == HostSpec.Virtualization.Auto) {
-      return offered;
-    }
-    return setting == HostSpec.Virtualization.Software ? "qemu" : "kvm";
+    return domainTypes.of(hosts.get(new ResourceID(hostName)).orElseThrow(), hypervisor);
   }
 
   /** Where the disk's bytes are, creating a blank volume if needed. */
   private DomainPlan.DiskSource provision(
       VirtualMachine vm, VirtualMachineSpec.Disk disk, String hostName, Hypervisor hypervisor)
       throws HypervisorException, ProvisioningException {
-    String domainName = storageDomainOf(disk);
+    String domainName = VmPlanner.storageDomainOf(disk);
     StorageContent needed = disk.iso != null ? StorageContent.ISO : StorageContent.Disks;
     StorageDomain domain = usableDomain(domainName, hostName, needed, disk.name);
     String volume =
@@ -700,16 +797,6 @@ public class VirtualMachineReconciler
             + where);
   }
 
-  private static String storageDomainOf(VirtualMachineSpec.Disk disk) {
-    if (disk.blank != null) {
-      return disk.blank.storageDomainName;
-    }
-    if (disk.clone != null) {
-      return disk.clone.storageDomainName;
-    }
-    return disk.image != null ? disk.image.storageDomainName : disk.iso.storageDomainName;
-  }
-
   /** Blank and cloned volumes are the VM's own; images and ISOs are only borrowed. */
   private static boolean ownsVolume(VirtualMachineSpec.Disk disk) {
     return disk.blank != null || disk.clone != null;
@@ -746,6 +833,18 @@ public class VirtualMachineReconciler
               + hostName);
     }
     return domain;
+  }
+
+  /** The same rule migration pre-flight applies, so the condition never promises more. */
+  private static Condition liveMigratable(VirtualMachine vm) {
+    return MigrationPreflight.vmBlocker(MigrationFacts.vm(vm, true, Map.of()))
+        .map(r -> Conditions.of(VmConditions.LIVE_MIGRATABLE, false, r.reason(), r.message()))
+        .orElse(
+            Conditions.of(
+                VmConditions.LIVE_MIGRATABLE,
+                true,
+                "Migratable",
+                "no device ties the VM to its host"));
   }
 
   private static List<Condition> observedConditions(
@@ -790,17 +889,8 @@ public class VirtualMachineReconciler
             paused,
             paused ? "Paused" : "NotPaused",
             paused ? "paused" : "not paused"),
-        VmPlanner.hasPassthrough(vm.getSpec())
-            ? Conditions.of(
-                VmConditions.LIVE_MIGRATABLE,
-                false,
-                "HostDevicePassthrough",
-                "a host PCI device is passed through: the VM cannot leave its host while running")
-            : Conditions.of(
-                VmConditions.LIVE_MIGRATABLE,
-                true,
-                "Migratable",
-                "no device ties the VM to its host"),
+        liveMigratable(vm),
+        Conditions.of(VmConditions.MIGRATING, false, "NotMigrating", "no migration under way"),
         restartRequired
             ? Conditions.of(
                 VmConditions.RESTART_REQUIRED,
@@ -929,7 +1019,8 @@ public class VirtualMachineReconciler
     String volume =
         VmIdentity.volumeName(
             vm.getMetadata().getNamespace(), vm.getMetadata().getName(), disk.name);
-    Optional<StorageDomain> domain = storageDomains.get(new ResourceID(storageDomainOf(disk)));
+    Optional<StorageDomain> domain =
+        storageDomains.get(new ResourceID(VmPlanner.storageDomainOf(disk)));
     if (domain.isPresent() && StoragePlanner.isNative(domain.get().getSpec())) {
       var nfs = domain.get().getSpec().getNfs();
       try {
@@ -948,7 +1039,7 @@ public class VirtualMachineReconciler
       }
       return;
     }
-    hypervisor.deleteVolume(StoragePlanner.poolName(storageDomainOf(disk)), volume);
+    hypervisor.deleteVolume(StoragePlanner.poolName(VmPlanner.storageDomainOf(disk)), volume);
   }
 
   /** Every seed image this VM ever had, on every domain it could have used. */
@@ -958,10 +1049,7 @@ public class VirtualMachineReconciler
     if (vm.getSpec().cloudInit != null && vm.getSpec().cloudInit.storageDomainName != null) {
       domains.add(vm.getSpec().cloudInit.storageDomainName);
     }
-    vm.getSpec().disks.stream()
-        .findFirst()
-        .map(VirtualMachineReconciler::storageDomainOf)
-        .ifPresent(domains::add);
+    vm.getSpec().disks.stream().findFirst().map(VmPlanner::storageDomainOf).ifPresent(domains::add);
     for (String name : domains) {
       Optional<StorageDomain> domain = storageDomains.get(new ResourceID(name));
       if (domain.isEmpty()) {

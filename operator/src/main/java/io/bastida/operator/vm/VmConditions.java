@@ -9,6 +9,7 @@ public final class VmConditions {
   public static final String RESTART_REQUIRED = "RestartRequired";
   public static final String AGENT_CONNECTED = "AgentConnected";
   public static final String LIVE_MIGRATABLE = "LiveMigratable";
+  public static final String MIGRATING = "Migrating";
 
   private VmConditions() {}
 }

@@ -34,6 +34,11 @@ public final class VmIdentity {
     return UUID.nameUUIDFromBytes(("bastida.io/domain/" + uid).getBytes(StandardCharsets.UTF_8));
   }
 
+  /** Cloud-init seed volumes are this prefix plus a digest of their content. */
+  public static String seedVolumePrefix(String namespace, String name) {
+    return namespace + "-" + name + "-cidata-";
+  }
+
   public static String volumeName(String namespace, String name, String disk) {
     return namespace + "-" + name + "-" + disk + ".qcow2";
   }

@@ -16,6 +16,17 @@ public final class VmPlanner {
 
   private VmPlanner() {}
 
+  /** The storage domain a disk's volume is in. */
+  public static String storageDomainOf(VirtualMachineSpec.Disk disk) {
+    if (disk.blank != null) {
+      return disk.blank.storageDomainName;
+    }
+    if (disk.clone != null) {
+      return disk.clone.storageDomainName;
+    }
+    return disk.image != null ? disk.image.storageDomainName : disk.iso.storageDomainName;
+  }
+
   public static int vcpus(VirtualMachineSpec spec) {
     var cpu = spec.cpu;
     return value(cpu.sockets, 1) * value(cpu.cores, 1) * value(cpu.threads, 1);

@@ -90,6 +90,11 @@ public final class DomainXml {
     return Optional.empty();
   }
 
+  /** The domain's type ({@code kvm}, {@code qemu}, {@code test}) as its XML says. */
+  public static String typeOf(String domainXml) {
+    return parse(domainXml).getDocumentElement().getAttribute("type");
+  }
+
   private static void metadata(Element domain, Owner owner) {
     Element metadata = append(domain, "metadata");
     Element vm =
