@@ -40,6 +40,24 @@ public final class Testbed {
     }
   }
 
+  /**
+   * The tiny test guest (kernel and initramfs), built by hack/guest/build-initramfs.sh (quick when
+   * nothing changed); returns its directory.
+   */
+  public static Path guest() throws Exception {
+    Path dir =
+        Path.of(System.getenv().getOrDefault("BASTIDA_GUEST_DIR", "/var/cache/bastida/guest"));
+    Path script = TestCluster.repo().resolve("hack/guest/build-initramfs.sh").toAbsolutePath();
+    Process build =
+        new ProcessBuilder(script.toString(), dir.toString()).redirectErrorStream(true).start();
+    String output =
+        new String(build.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    if (!build.waitFor(5, java.util.concurrent.TimeUnit.MINUTES) || build.exitValue() != 0) {
+      throw new IllegalStateException(script + " failed:\n" + output);
+    }
+    return dir;
+  }
+
   public List<String> hosts() {
     return List.of(value("BASTIDA_E2E_HOSTS").split("\\s+"));
   }

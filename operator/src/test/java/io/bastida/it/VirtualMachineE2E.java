@@ -33,7 +33,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -81,7 +80,7 @@ class VirtualMachineE2E {
   @BeforeAll
   static void start() throws Exception {
     testbed = Testbed.get();
-    guestDir = buildGuest();
+    guestDir = Testbed.guest();
     removeLeftoversOfAnEarlierRun();
     TestCluster cluster = TestCluster.get();
     client = cluster.newClient();
@@ -512,20 +511,6 @@ class VirtualMachineE2E {
     } catch (IOException e) {
       out.append(what).append(": ").append(e).append('\n');
     }
-  }
-
-  /** Runs hack/guest/build-initramfs.sh (quick when nothing changed); returns its directory. */
-  private static Path buildGuest() throws Exception {
-    Path dir =
-        Path.of(System.getenv().getOrDefault("BASTIDA_GUEST_DIR", "/var/cache/bastida/guest"));
-    Path script = TestCluster.repo().resolve("hack/guest/build-initramfs.sh").toAbsolutePath();
-    Process build =
-        new ProcessBuilder(script.toString(), dir.toString()).redirectErrorStream(true).start();
-    String output = new String(build.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!build.waitFor(5, TimeUnit.MINUTES) || build.exitValue() != 0) {
-      throw new IllegalStateException(script + " failed:\n" + output);
-    }
-    return dir;
   }
 
   /** A domain and volume left by an earlier run of this test that was killed: made anew here. */
