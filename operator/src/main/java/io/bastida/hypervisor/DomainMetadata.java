@@ -8,9 +8,12 @@ import java.util.List;
  *
  * @param snapshotXmls snapshot definitions, parents before children
  * @param checkpointXmls checkpoint definitions, parents before children
+ * @param currentSnapshot the name of the current snapshot (the parent of the next one, where a
+ *     plain revert goes), or null for none: no snapshot's XML says which one it is
  */
-public record DomainMetadata(List<String> snapshotXmls, List<String> checkpointXmls) {
-  public static final DomainMetadata NONE = new DomainMetadata(List.of(), List.of());
+public record DomainMetadata(
+    List<String> snapshotXmls, List<String> checkpointXmls, String currentSnapshot) {
+  public static final DomainMetadata NONE = new DomainMetadata(List.of(), List.of(), null);
 
   public DomainMetadata {
     snapshotXmls = List.copyOf(snapshotXmls);

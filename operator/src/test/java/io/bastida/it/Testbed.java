@@ -62,6 +62,11 @@ public final class Testbed {
     return List.of(value("BASTIDA_E2E_HOSTS").split("\\s+"));
   }
 
+  /** The host's address: where libvirt listens and where QEMU receives incoming migrations. */
+  public String ip(String host) {
+    return value("BASTIDA_E2E_HOST_" + host + "_IP");
+  }
+
   public String tcpUri(String host) {
     return value("BASTIDA_E2E_HOST_" + host + "_URI");
   }

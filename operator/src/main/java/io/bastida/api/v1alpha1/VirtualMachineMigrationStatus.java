@@ -49,6 +49,9 @@ public class VirtualMachineMigrationStatus implements WithConditions {
   public static class DetachedMetadata {
     public List<String> snapshots = new ArrayList<>();
     public List<String> checkpoints = new ArrayList<>();
+
+    /** The current snapshot (the parent of the next one); no snapshot's XML says which. */
+    public String currentSnapshot;
   }
 
   @Override

@@ -85,13 +85,10 @@ public final class LibvirtConnector implements HypervisorConnector, AutoCloseabl
           effective = effective.withParam("no_verify", "1");
         }
       }
-      Connect connect = new Connect(effective.toString(), new LoginAuth(username, password), 0);
-      try {
-        connect.setKeepAlive(KEEPALIVE_INTERVAL_SECONDS, KEEPALIVE_MISSED_BEFORE_CLOSE);
-      } catch (LibvirtException localDriverHasNoKeepalive) {
-        // in-process drivers (test:///) cannot lose their connection
-      }
-      return new LibvirtHypervisor(hostName, connect, privateDir);
+      String effectiveUri = effective.toString();
+      LoginAuth auth = new LoginAuth(username, password);
+      LibvirtHypervisor.Opener opener = () -> connect(effectiveUri, auth);
+      return new LibvirtHypervisor(hostName, opener.open(), opener, privateDir);
     } catch (LibvirtException e) {
       deleteQuietly(privateDir);
       throw LibvirtErrors.classify("connect to " + uri, e);
@@ -100,6 +97,16 @@ public final class LibvirtConnector implements HypervisorConnector, AutoCloseabl
       throw new HypervisorException(
           Failure.ConnectionFailed, "cannot write credential files: " + e.getMessage(), e);
     }
+  }
+
+  private static Connect connect(String uri, ConnectAuth auth) throws LibvirtException {
+    Connect connect = new Connect(uri, auth, 0);
+    try {
+      connect.setKeepAlive(KEEPALIVE_INTERVAL_SECONDS, KEEPALIVE_MISSED_BEFORE_CLOSE);
+    } catch (LibvirtException localDriverHasNoKeepalive) {
+      // in-process drivers (test:///) cannot lose their connection
+    }
+    return connect;
   }
 
   private void checkReachable(LibvirtUri uri) throws HypervisorException {

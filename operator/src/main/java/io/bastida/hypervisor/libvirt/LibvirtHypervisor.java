@@ -1,8 +1,11 @@
 package io.bastida.hypervisor.libvirt;
 
+import io.bastida.hypervisor.DomainMetadata;
 import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
+import io.bastida.hypervisor.MigrationProgress;
+import io.bastida.hypervisor.MigrationRequest;
 import io.bastida.hypervisor.NodeFacts;
 import io.bastida.hypervisor.PoolDefinition;
 import io.bastida.hypervisor.PoolState;
@@ -14,6 +17,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import javax.xml.XMLConstants;
@@ -21,6 +25,7 @@ import javax.xml.parsers.DocumentBuilderFactory;
 import javax.xml.xpath.XPathFactory;
 import org.libvirt.Connect;
 import org.libvirt.Domain;
+import org.libvirt.DomainCheckpoint;
 import org.libvirt.Error.ErrorNumber;
 import org.libvirt.LibvirtException;
 import org.libvirt.StoragePool;
@@ -28,21 +33,29 @@ import org.libvirt.StoragePoolInfo;
 import org.libvirt.StoragePoolInfo.StoragePoolState;
 import org.libvirt.StorageVol;
 import org.libvirt.Stream;
+import org.libvirt.TypedParameter;
 import org.libvirt.event.LifecycleListener;
 import org.w3c.dom.Document;
 import org.xml.sax.InputSource;
 
 /** {@link Hypervisor} over one libvirt-java connection. */
 final class LibvirtHypervisor implements Hypervisor {
+  /** Opens another connection to the host, with the same URI and credentials. */
+  interface Opener {
+    Connect open() throws LibvirtException;
+  }
+
   private final String hostName;
   private final Connect connect;
+  private final Opener opener;
   private final Path credentialDir;
   private final List<LifecycleListener> lifecycleListeners = new ArrayList<>();
   private volatile boolean closed;
 
-  LibvirtHypervisor(String hostName, Connect connect, Path credentialDir) {
+  LibvirtHypervisor(String hostName, Connect connect, Opener opener, Path credentialDir) {
     this.hostName = hostName;
     this.connect = connect;
+    this.opener = opener;
     this.credentialDir = credentialDir;
   }
 
@@ -302,7 +315,14 @@ final class LibvirtHypervisor implements Hypervisor {
     try {
       List<DomainState> states = new ArrayList<>();
       for (Domain domain : connect.listAllDomains(0)) {
-        states.add(stateOf(domain));
+        try {
+          states.add(stateOf(domain));
+        } catch (LibvirtException e) {
+          // Gone between the listing and the look (migrated away, undefined): not an error.
+          if (e.getError() == null || e.getError().getCode() != ErrorNumber.VIR_ERR_NO_DOMAIN) {
+            throw e;
+          }
+        }
       }
       return states;
     } catch (LibvirtException e) {
@@ -454,6 +474,204 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public void migrateDomain(String name, MigrationRequest request) throws HypervisorException {
+    String action = "migrate domain " + name + " to " + request.destinationUri();
+    TypedParameter[] parameters;
+    try {
+      parameters = Migrations.parameters(name, request);
+    } catch (IllegalArgumentException e) {
+      throw new HypervisorException(
+          HypervisorException.Failure.OperationFailed, action + ": " + e.getMessage(), e);
+    }
+    try {
+      // A connection of its own: while one call blocks on a connection for the whole migration,
+      // libvirt's client holds back other threads' calls on it, by up to 5 s each (measured).
+      Connect own = opener.open();
+      try {
+        Domain domain = requireDomain(own, name);
+        // libvirt 9.0 takes no downtime parameter; QEMU keeps this limit for the coming job.
+        domain.migrateSetMaxDowntime(request.maxDowntimeMillis());
+        domain.migrateToURI(request.destinationUri(), parameters, Migrations.flags(request));
+      } finally {
+        try {
+          own.close();
+        } catch (LibvirtException ignored) {
+          // the migration's outcome is what counts
+        }
+      }
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify(action, e);
+    }
+  }
+
+  @Override
+  public Optional<MigrationProgress> migrationProgress(String name) throws HypervisorException {
+    try {
+      Domain domain = lookupDomain(name);
+      return domain == null ? Optional.empty() : runningMigration(domain);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("read the migration job of domain " + name, e);
+    }
+  }
+
+  @Override
+  public Optional<MigrationProgress> completedMigration(String name) throws HypervisorException {
+    try {
+      Domain domain = lookupDomain(name);
+      // Kept: libvirt forgets completed statistics once read, and a retry must see them too.
+      return domain == null
+          ? Optional.empty()
+          : Migrations.completed(domain.getJobStats(JOB_STATS_COMPLETED | JOB_STATS_KEEP));
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("read the completed job of domain " + name, e);
+    }
+  }
+
+  @Override
+  public void setMigrationMaxDowntime(String name, long millis) throws HypervisorException {
+    onDomain(name, "set the migration downtime of", domain -> domain.migrateSetMaxDowntime(millis));
+  }
+
+  @Override
+  public void abortMigration(String name) throws HypervisorException {
+    onDomain(
+        name,
+        "abort the migration of",
+        domain -> {
+          // Another kind of job (a backup, a save) is not ours to abort.
+          if (runningMigration(domain).isEmpty()) {
+            return;
+          }
+          try {
+            domain.abortJob();
+          } catch (LibvirtException e) {
+            // The migration may have ended between the look and the abort.
+            if (e.getError() == null
+                || e.getError().getCode() != ErrorNumber.VIR_ERR_OPERATION_INVALID
+                || runningMigration(domain).isPresent()) {
+              throw e;
+            }
+          }
+        });
+  }
+
+  @Override
+  public DomainMetadata exportMetadata(String name) throws HypervisorException {
+    try {
+      Domain domain = requireDomain(name);
+      List<String> snapshots = new ArrayList<>();
+      for (String snapshot : domain.snapshotListNames()) {
+        snapshots.add(domain.snapshotLookupByName(snapshot).getXMLDesc());
+      }
+      String current =
+          domain.hasCurrentSnapshot() == 1
+              ? MomentXml.read(domain.snapshotCurrent().getXMLDesc()).name()
+              : null;
+      List<String> checkpoints = new ArrayList<>();
+      for (DomainCheckpoint checkpoint : domain.listAllCheckpoints(0)) {
+        checkpoints.add(checkpoint.getXMLDesc());
+      }
+      return new DomainMetadata(
+          MomentXml.parentsFirst(snapshots), MomentXml.parentsFirst(checkpoints), current);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("export snapshots and checkpoints of domain " + name, e);
+    } catch (IllegalArgumentException e) {
+      throw unreadableMetadata(name, e);
+    }
+  }
+
+  @Override
+  public void detachMetadata(String name, DomainMetadata metadata) throws HypervisorException {
+    try {
+      Domain domain = requireDomain(name);
+      // Children first, so that libvirt never rewrites a child's parent on the way.
+      Set<String> snapshots = Set.of(domain.snapshotListNames());
+      for (String snapshot : namesChildrenFirst(metadata.snapshotXmls())) {
+        if (snapshots.contains(snapshot)) {
+          domain.snapshotLookupByName(snapshot).delete(SNAPSHOT_DELETE_METADATA_ONLY);
+        }
+      }
+      Set<String> checkpoints = Set.of(domain.checkpointListNames());
+      for (String checkpoint : namesChildrenFirst(metadata.checkpointXmls())) {
+        if (checkpoints.contains(checkpoint)) {
+          domain.checkpointLookupByName(checkpoint).delete(CHECKPOINT_DELETE_METADATA_ONLY);
+        }
+      }
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("detach snapshots and checkpoints of domain " + name, e);
+    } catch (IllegalArgumentException e) {
+      throw unreadableMetadata(name, e);
+    }
+  }
+
+  @Override
+  public void redefineMetadata(String name, DomainMetadata metadata) throws HypervisorException {
+    try {
+      Domain domain = requireDomain(name);
+      Set<String> snapshots = Set.of(domain.snapshotListNames());
+      for (String xml : metadata.snapshotXmls()) {
+        String snapshot = MomentXml.read(xml).name();
+        if (!snapshots.contains(snapshot)) {
+          boolean current = snapshot.equals(metadata.currentSnapshot());
+          domain.snapshotCreateXML(
+              xml, current ? SNAPSHOT_REDEFINE | SNAPSHOT_REDEFINE_CURRENT : SNAPSHOT_REDEFINE);
+        }
+      }
+      Set<String> checkpoints = Set.of(domain.checkpointListNames());
+      for (String xml : metadata.checkpointXmls()) {
+        if (!checkpoints.contains(MomentXml.read(xml).name())) {
+          domain.checkpointCreateXML(xml, CHECKPOINT_REDEFINE);
+        }
+      }
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("redefine snapshots and checkpoints of domain " + name, e);
+    } catch (IllegalArgumentException e) {
+      throw unreadableMetadata(name, e);
+    }
+  }
+
+  private static List<String> namesChildrenFirst(List<String> parentsFirst) {
+    List<String> names = new ArrayList<>();
+    for (String xml : parentsFirst) {
+      names.add(0, MomentXml.read(xml).name());
+    }
+    return names;
+  }
+
+  private static HypervisorException unreadableMetadata(String name, IllegalArgumentException e) {
+    return new HypervisorException(
+        HypervisorException.Failure.OperationFailed,
+        "a snapshot or checkpoint definition for domain "
+            + name
+            + " is unreadable: "
+            + e.getMessage(),
+        e);
+  }
+
+  /**
+   * The domain's running migration; empty when it has none, or stopped or left just now. An
+   * incoming one has no figures: libvirt keeps them on the source.
+   */
+  private static Optional<MigrationProgress> runningMigration(Domain domain)
+      throws LibvirtException {
+    try {
+      return domain.isActive() == 0 ? Optional.empty() : Migrations.running(domain.getJobStats(0));
+    } catch (LibvirtException e) {
+      ErrorNumber code =
+          e.getError() == null ? ErrorNumber.VIR_ERR_UNKNOWN : e.getError().getCode();
+      // libvirt 9.0 refuses statistics of an incoming migration with this error alone.
+      if (code == ErrorNumber.VIR_ERR_OPERATION_UNSUPPORTED) {
+        return Optional.of(Migrations.INCOMING);
+      }
+      // Not running (any more) or undefined at the source: the migration is over.
+      if (code == ErrorNumber.VIR_ERR_OPERATION_INVALID || code == ErrorNumber.VIR_ERR_NO_DOMAIN) {
+        return Optional.empty();
+      }
+      throw e;
+    }
+  }
+
+  @Override
   public synchronized void onDomainChange(Consumer<String> listener) throws HypervisorException {
     // Held here (JNA callbacks must stay reachable) and removed before the connection closes:
     // a callback left registered on a closed connection crashes the event loop.
@@ -514,6 +732,16 @@ final class LibvirtHypervisor implements Hypervisor {
   private static final int ADDRESSES_FROM_AGENT = 1;
   private static final int AFFECT_LIVE = 1;
   private static final int UNDEFINE_ALL_METADATA = UNDEFINE_SNAPSHOT_METADATA | 4 | 32;
+  // VIR_DOMAIN_JOB_STATS_COMPLETED, VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED
+  private static final int JOB_STATS_COMPLETED = 1;
+  private static final int JOB_STATS_KEEP = 2;
+  // VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE, _CURRENT; VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY
+  private static final int SNAPSHOT_REDEFINE = 1;
+  private static final int SNAPSHOT_REDEFINE_CURRENT = 2;
+  private static final int SNAPSHOT_DELETE_METADATA_ONLY = 2;
+  // VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE, VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY
+  private static final int CHECKPOINT_REDEFINE = 1;
+  private static final int CHECKPOINT_DELETE_METADATA_ONLY = 2;
 
   private interface DomainAction {
     void apply(Domain domain) throws LibvirtException;
@@ -521,16 +749,25 @@ final class LibvirtHypervisor implements Hypervisor {
 
   private void onDomain(String name, String action, DomainAction call) throws HypervisorException {
     try {
-      Domain domain = lookupDomain(name);
-      if (domain == null) {
-        throw new HypervisorException(
-            HypervisorException.Failure.NotFound,
-            "domain " + name + " does not exist on " + hostName);
-      }
-      call.apply(domain);
+      call.apply(requireDomain(name));
     } catch (LibvirtException e) {
       throw LibvirtErrors.classify(action + " domain " + name, e);
     }
+  }
+
+  private Domain requireDomain(String name) throws LibvirtException, HypervisorException {
+    return requireDomain(connect, name);
+  }
+
+  private Domain requireDomain(Connect on, String name)
+      throws LibvirtException, HypervisorException {
+    Domain domain = lookupDomain(on, name);
+    if (domain == null) {
+      throw new HypervisorException(
+          HypervisorException.Failure.NotFound,
+          "domain " + name + " does not exist on " + hostName);
+    }
+    return domain;
   }
 
   /**
@@ -549,8 +786,12 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   private Domain lookupDomain(String name) throws LibvirtException {
+    return lookupDomain(connect, name);
+  }
+
+  private static Domain lookupDomain(Connect on, String name) throws LibvirtException {
     try {
-      return connect.domainLookupByName(name);
+      return on.domainLookupByName(name);
     } catch (LibvirtException e) {
       if (e.getError() != null && e.getError().getCode() == ErrorNumber.VIR_ERR_NO_DOMAIN) {
         return null;
@@ -616,38 +857,4 @@ final class LibvirtHypervisor implements Hypervisor {
     factory.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
     return factory.newDocumentBuilder().parse(new InputSource(new StringReader(xml)));
   }
-
-  // TEMP until the helper's implementation lands
-  @Override
-  public void migrateDomain(String n, io.bastida.hypervisor.MigrationRequest r)
-      throws HypervisorException {
-    throw new UnsupportedOperationException();
-  }
-
-  @Override
-  public Optional<io.bastida.hypervisor.MigrationProgress> migrationProgress(String n) {
-    return Optional.empty();
-  }
-
-  @Override
-  public Optional<io.bastida.hypervisor.MigrationProgress> completedMigration(String n) {
-    return Optional.empty();
-  }
-
-  @Override
-  public void setMigrationMaxDowntime(String n, long m) {}
-
-  @Override
-  public void abortMigration(String n) {}
-
-  @Override
-  public io.bastida.hypervisor.DomainMetadata exportMetadata(String n) {
-    return io.bastida.hypervisor.DomainMetadata.NONE;
-  }
-
-  @Override
-  public void detachMetadata(String n, io.bastida.hypervisor.DomainMetadata m) {}
-
-  @Override
-  public void redefineMetadata(String n, io.bastida.hypervisor.DomainMetadata m) {}
 }

@@ -227,7 +227,8 @@ public final class MigrationJobs implements AutoCloseable {
           source.setMigrationMaxDowntime(domain, raise.next().allowedDowntimeMillis());
           step = raise.next();
         } catch (HypervisorException e) {
-          log.warn("domain {}: raising the allowed downtime failed: {}", domain, e.getMessage());
+          // Usually the job ended between the look and the call.
+          log.info("domain {}: raising the allowed downtime failed: {}", domain, e.getMessage());
         }
       } else if (decision instanceof EscalationPolicy.Decision.Abort abort) {
         abort(new Outcome.Failed(abort.reason(), abort.message()));

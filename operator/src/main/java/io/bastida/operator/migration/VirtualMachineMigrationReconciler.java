@@ -369,6 +369,7 @@ public class VirtualMachineMigrationReconciler
     }
     if (where == Where.Source) {
       source.redefineMetadata(domain, fromStatus(status.detachedMetadata));
+      forgetStrandedCopy(target, domain, migration);
     }
     var outcome = job.get().outcome().get();
     return outcome instanceof MigrationJobs.Outcome.Failed failed
@@ -433,6 +434,28 @@ public class VirtualMachineMigrationReconciler
     admitted.remove(key);
     jobs.forget(key);
     return DeleteControl.defaultDelete();
+  }
+
+  /**
+   * A migration that failed after the target had made the domain persistent leaves it there, shut
+   * off (measured: a bitmap the target could not reopen). The VM runs on its source: the copy goes,
+   * if it is ours (same UUID) and not running.
+   */
+  private void forgetStrandedCopy(
+      Hypervisor target, String domain, VirtualMachineMigration migration)
+      throws HypervisorException {
+    Optional<VirtualMachine> vm =
+        vms.get(new ResourceID(migration.getSpec().vmName, migration.getMetadata().getNamespace()));
+    if (vm.isEmpty()) {
+      return;
+    }
+    Optional<DomainState> stranded = target.findDomain(domain);
+    String uuid = VmIdentity.domainUuid(vm.get().getMetadata().getUid()).toString();
+    if (stranded.isPresent()
+        && stranded.get().power() == Power.Off
+        && stranded.get().uuid().equalsIgnoreCase(uuid)) {
+      target.undefineDomain(domain);
+    }
   }
 
   private enum Where {
@@ -713,12 +736,13 @@ public class VirtualMachineMigrationReconciler
     var detached = new VirtualMachineMigrationStatus.DetachedMetadata();
     detached.snapshots = List.copyOf(metadata.snapshotXmls());
     detached.checkpoints = List.copyOf(metadata.checkpointXmls());
+    detached.currentSnapshot = metadata.currentSnapshot();
     return detached;
   }
 
   private static DomainMetadata fromStatus(VirtualMachineMigrationStatus.DetachedMetadata status) {
     return status == null
         ? DomainMetadata.NONE
-        : new DomainMetadata(status.snapshots, status.checkpoints);
+        : new DomainMetadata(status.snapshots, status.checkpoints, status.currentSnapshot);
   }
 }
