@@ -206,6 +206,34 @@ class MaintenanceDrainE2E {
     assertThat(awaitAnswer("web").bootId()).isEqualTo(bootIds.get("web"));
     assertThat(eventsFor(client, "VirtualMachine", "web").stream().map(Event::getReason))
         .contains("MigrationAborted");
+
+    // The operator restarted mid-migration: the new one finds the job running in libvirt,
+    // follows it to the end, and the guest runs once, on the target.
+    var restarted = migration("web-home", "web", HOST_A);
+    restarted.getSpec().bandwidthMiBPerSecond = 8;
+    client.resource(restarted).create();
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () -> {
+              var m = getMigration("web-home");
+              return m.getStatus() != null
+                  && m.getStatus().progress != null
+                  && m.getStatus().progress.dataProcessedBytes != null
+                  && m.getStatus().progress.dataProcessedBytes > 0;
+            });
+    operator.close();
+    operator =
+        RunningOperator.start(
+            TestCluster.get().newClient(),
+            RunningOperator.settings().withMigrationLimits(1, 5),
+            c -> c);
+    var done = awaitCondition(() -> getMigration("web-home"), "Succeeded", status("True"));
+    System.out.printf("MaintenanceDrainE2E: across an operator restart: %s%n", done.getMessage());
+    await().atMost(TIMEOUT).until(() -> HOST_A.equals(get("web").getStatus().hostName));
+    assertThat(libvirtRuns("hA", domainOf("web"))).isTrue();
+    assertThat(libvirtHas("hB", domainOf("web"))).as("no twin left behind").isFalse();
+    assertThat(awaitAnswer("web").bootId()).isEqualTo(bootIds.get("web"));
   }
 
   private Map<String, Long> downtimeByVm() {

@@ -231,6 +231,24 @@ class MigrationWithFakeLibvirtMigrationIT {
   }
 
   @Test
+  void deletingAVmWhileItMigratesAbortsTheMoveThenDeletesIt_fakeLibvirtMigration() {
+    createVm("web", spec -> spec);
+    awaitReady("web");
+    createHost("mig-b");
+    fake.jobDuration(Duration.ofSeconds(60));
+    client.resource(migration("web-move", "web", "mig-b")).create();
+    await().atMost(TIMEOUT).until(() -> fake.running() == 1);
+
+    client.resources(VirtualMachine.class).inNamespace(NS).withName("web").delete();
+
+    await().atMost(TIMEOUT).until(() -> get("web") == null);
+    assertThat(getMigration("web-move")).isNull();
+    assertThat(fake.running()).isZero();
+    assertThat(domainOn("mig-a", "campus_web")).isFalse();
+    assertThat(domainOn("mig-b", "campus_web")).isFalse();
+  }
+
+  @Test
   void aMigrationThatDoesNotConvergeRaisesTheAllowedDowntimeThenTimesOut_fakeLibvirtMigration() {
     createVm("web", spec -> spec);
     awaitReady("web");

@@ -946,6 +946,16 @@ public class VirtualMachineReconciler
     if (status == null || status.hostName == null) {
       return DeleteControl.defaultDelete();
     }
+    Optional<VirtualMachineMigration> migrating = migrationUnderWay(vm);
+    if (migrating.isPresent()) {
+      // One place to delete it from: the move is aborted first (the VM stays on its source).
+      context.getClient().resource(migrating.get()).delete();
+      log.info(
+          "{}: deleted while migrating: aborting migration {}",
+          who,
+          migrating.get().getMetadata().getName());
+      return DeleteControl.noFinalizerRemoval().rescheduleAfter(SOON.toMillis());
+    }
     Optional<Host> host = hosts.get(new ResourceID(status.hostName));
     if (host.isEmpty()) {
       log.warn(
@@ -959,6 +969,14 @@ public class VirtualMachineReconciler
             "host " + status.hostName + " is not Ready");
       }
       Hypervisor hypervisor = connections.get(status.hostName, targets.targetFor(host.get()));
+      Optional<String> movedTo = movedTo(vm, status, hypervisor);
+      if (movedTo.isPresent()) {
+        // A migration finished and this VM had not caught up: delete it where it runs.
+        VirtualMachineStatus moved = carriedOver(status);
+        moved.hostName = movedTo.get();
+        writeStatus(vm, moved, context, "Deleting", "deleting the VM on host " + moved.hostName);
+        return DeleteControl.noFinalizerRemoval().rescheduleAfter(NEXT_STEP.toMillis());
+      }
       String domainName =
           VmIdentity.domainName(vm.getMetadata().getNamespace(), vm.getMetadata().getName());
       Optional<DomainState> domain = hypervisor.findDomain(domainName);
