@@ -68,15 +68,21 @@ public class HostReconciler implements Reconciler<Host>, Cleaner<Host> {
 
   @Override
   public List<EventSource<?, Host>> prepareEventSources(EventSourceContext<Host> context) {
-    // A drain follows its VMs and migrations; a VM arriving takes room on a target.
+    // A drain follows its VMs and migrations.
     vms =
         new InformerEventSource<>(
             InformerEventSourceConfiguration.from(VirtualMachine.class, Host.class)
+                // Only a draining host cares; the others would re-read libvirt for nothing.
                 .withSecondaryToPrimaryMapper(
                     vm ->
                         vm.getStatus() == null || vm.getStatus().hostName == null
                             ? Set.of()
-                            : Set.of(new ResourceID(vm.getStatus().hostName)))
+                            : context
+                                .getPrimaryCache()
+                                .get(new ResourceID(vm.getStatus().hostName))
+                                .filter(host -> host.getSpec().isMaintenance())
+                                .map(host -> Set.of(ResourceID.fromResource(host)))
+                                .orElse(Set.of()))
                 .build(),
             context);
     migrations =
