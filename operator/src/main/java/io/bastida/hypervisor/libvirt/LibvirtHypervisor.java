@@ -10,7 +10,7 @@ import io.bastida.hypervisor.NodeFacts;
 import io.bastida.hypervisor.PoolDefinition;
 import io.bastida.hypervisor.PoolState;
 import io.bastida.hypervisor.VolumeState;
-import java.io.StringReader;
+import io.bastida.xml.SafeXml;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -20,8 +20,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Consumer;
-import javax.xml.XMLConstants;
-import javax.xml.parsers.DocumentBuilderFactory;
 import javax.xml.xpath.XPathFactory;
 import org.libvirt.Connect;
 import org.libvirt.Domain;
@@ -36,7 +34,6 @@ import org.libvirt.Stream;
 import org.libvirt.TypedParameter;
 import org.libvirt.event.LifecycleListener;
 import org.w3c.dom.Document;
-import org.xml.sax.InputSource;
 
 /** {@link Hypervisor} over one libvirt-java connection. */
 final class LibvirtHypervisor implements Hypervisor {
@@ -63,7 +60,7 @@ final class LibvirtHypervisor implements Hypervisor {
   public NodeFacts nodeFacts() throws HypervisorException {
     try {
       var info = connect.nodeInfo();
-      Document capabilities = parse(connect.getCapabilities());
+      Document capabilities = SafeXml.parse(connect.getCapabilities());
       var xpath = XPathFactory.newInstance().newXPath();
       String cpuModel = xpath.evaluate("/capabilities/host/cpu/model", capabilities);
       String arch = xpath.evaluate("/capabilities/host/cpu/arch", capabilities);
@@ -363,7 +360,7 @@ final class LibvirtHypervisor implements Hypervisor {
       if (domain == null || domain.isActive() == 0) {
         return Optional.empty();
       }
-      Document live = parse(domain.getXMLDesc(0));
+      Document live = SafeXml.parse(domain.getXMLDesc(0));
       var xpath = XPathFactory.newInstance().newXPath();
       String type = xpath.evaluate("/domain/devices/graphics[1]/@type", live);
       String port = xpath.evaluate("/domain/devices/graphics[1]/@port", live);
@@ -849,12 +846,5 @@ final class LibvirtHypervisor implements Hypervisor {
   /** libvirt encodes versions as major * 1,000,000 + minor * 1,000 + release. */
   static String versionString(long encoded) {
     return (encoded / 1_000_000) + "." + (encoded / 1_000 % 1_000) + "." + (encoded % 1_000);
-  }
-
-  private static Document parse(String xml) throws Exception {
-    DocumentBuilderFactory factory = DocumentBuilderFactory.newInstance();
-    factory.setFeature(XMLConstants.FEATURE_SECURE_PROCESSING, true);
-    factory.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
-    return factory.newDocumentBuilder().parse(new InputSource(new StringReader(xml)));
   }
 }

@@ -1,21 +1,13 @@
 package io.bastida.hypervisor.libvirt;
 
-import java.io.IOException;
-import java.io.StringReader;
+import io.bastida.xml.SafeXml;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import javax.xml.XMLConstants;
-import javax.xml.parsers.DocumentBuilderFactory;
-import javax.xml.parsers.ParserConfigurationException;
-import org.w3c.dom.Document;
 import org.w3c.dom.Element;
 import org.w3c.dom.Node;
-import org.xml.sax.InputSource;
-import org.xml.sax.SAXException;
-import org.xml.sax.helpers.DefaultHandler;
 
 /**
  * Reads names and parents from snapshot and checkpoint XML (libvirt's "moments": {@code
@@ -31,7 +23,7 @@ final class MomentXml {
    * @throws IllegalArgumentException when the text is not well-formed XML of a named moment
    */
   static Moment read(String xml) {
-    Element root = parse(xml).getDocumentElement();
+    Element root = SafeXml.parse(xml).getDocumentElement();
     // Only the moment's own children: its embedded <domain> has a <name> too.
     String name = childText(root, "name");
     if (name == null || name.isEmpty()) {
@@ -85,24 +77,5 @@ final class MomentXml {
       }
     }
     return null;
-  }
-
-  private static Document parse(String xml) {
-    try {
-      DocumentBuilderFactory factory = DocumentBuilderFactory.newInstance();
-      // No DOCTYPE means no entities, internal or external: nothing to expand or fetch.
-      factory.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
-      factory.setFeature(XMLConstants.FEATURE_SECURE_PROCESSING, true);
-      factory.setXIncludeAware(false);
-      factory.setExpandEntityReferences(false);
-      var builder = factory.newDocumentBuilder();
-      // The default handler prints fatal errors to stderr before throwing them.
-      builder.setErrorHandler(new DefaultHandler());
-      return builder.parse(new InputSource(new StringReader(xml)));
-    } catch (ParserConfigurationException e) {
-      throw new IllegalStateException(e);
-    } catch (SAXException | IOException e) {
-      throw new IllegalArgumentException("not well-formed XML: " + e.getMessage(), e);
-    }
   }
 }

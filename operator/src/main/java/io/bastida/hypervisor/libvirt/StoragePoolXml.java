@@ -3,14 +3,7 @@ package io.bastida.hypervisor.libvirt;
 import io.bastida.hypervisor.PoolDefinition;
 import io.bastida.hypervisor.PoolDefinition.Directory;
 import io.bastida.hypervisor.PoolDefinition.NetworkFilesystem;
-import java.io.StringWriter;
-import javax.xml.parsers.DocumentBuilderFactory;
-import javax.xml.parsers.ParserConfigurationException;
-import javax.xml.transform.OutputKeys;
-import javax.xml.transform.TransformerException;
-import javax.xml.transform.TransformerFactory;
-import javax.xml.transform.dom.DOMSource;
-import javax.xml.transform.stream.StreamResult;
+import io.bastida.xml.SafeXml;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
 
@@ -21,7 +14,7 @@ public final class StoragePoolXml {
   private StoragePoolXml() {}
 
   public static String render(PoolDefinition pool) {
-    Document doc = newDocument();
+    Document doc = SafeXml.newDocument();
     Element root = doc.createElement("pool");
     doc.appendChild(root);
     append(root, "name").setTextContent(pool.name());
@@ -49,33 +42,12 @@ public final class StoragePoolXml {
     }
     Element target = append(root, "target");
     append(target, "path").setTextContent(targetPath);
-    return serialize(doc);
+    return SafeXml.serialize(doc);
   }
 
   static Element append(Element parent, String name) {
     Element child = parent.getOwnerDocument().createElement(name);
     parent.appendChild(child);
     return child;
-  }
-
-  static Document newDocument() {
-    try {
-      return DocumentBuilderFactory.newInstance().newDocumentBuilder().newDocument();
-    } catch (ParserConfigurationException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  static String serialize(Document doc) {
-    try {
-      var transformer = TransformerFactory.newInstance().newTransformer();
-      transformer.setOutputProperty(OutputKeys.OMIT_XML_DECLARATION, "yes");
-      transformer.setOutputProperty(OutputKeys.INDENT, "yes");
-      StringWriter out = new StringWriter();
-      transformer.transform(new DOMSource(doc), new StreamResult(out));
-      return out.toString();
-    } catch (TransformerException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }

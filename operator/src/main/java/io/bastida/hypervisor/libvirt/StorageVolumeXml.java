@@ -1,5 +1,6 @@
 package io.bastida.hypervisor.libvirt;
 
+import io.bastida.xml.SafeXml;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
 
@@ -17,7 +18,7 @@ final class StorageVolumeXml {
   }
 
   private static String render(String name, long capacityBytes, String format, String backing) {
-    Document doc = StoragePoolXml.newDocument();
+    Document doc = SafeXml.newDocument();
     Element volume = doc.createElement("volume");
     doc.appendChild(volume);
     append(volume, "name").setTextContent(name);
@@ -31,7 +32,7 @@ final class StorageVolumeXml {
       append(store, "path").setTextContent(backing);
       append(store, "format").setAttribute("type", "qcow2");
     }
-    return StoragePoolXml.serialize(doc);
+    return SafeXml.serialize(doc);
   }
 
   private static Element append(Element parent, String name) {

@@ -9,27 +9,14 @@ import io.bastida.operator.vm.domain.DomainPlan.KernelBoot;
 import io.bastida.operator.vm.domain.DomainPlan.Nic;
 import io.bastida.operator.vm.domain.DomainPlan.Owner;
 import io.bastida.operator.vm.domain.DomainPlan.PciDevice;
-import java.io.IOException;
-import java.io.StringReader;
-import java.io.StringWriter;
+import io.bastida.xml.SafeXml;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import javax.xml.XMLConstants;
-import javax.xml.parsers.DocumentBuilderFactory;
-import javax.xml.parsers.ParserConfigurationException;
-import javax.xml.transform.OutputKeys;
-import javax.xml.transform.TransformerException;
-import javax.xml.transform.TransformerFactory;
-import javax.xml.transform.dom.DOMSource;
-import javax.xml.transform.stream.StreamResult;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
 import org.w3c.dom.Node;
-import org.xml.sax.InputSource;
-import org.xml.sax.SAXException;
-import org.xml.sax.helpers.DefaultHandler;
 
 /**
  * Renders libvirt domain XML (x86_64, q35) from a {@link DomainPlan} with a DOM, so no value can
@@ -39,7 +26,7 @@ public final class DomainXml {
   private DomainXml() {}
 
   public static String render(DomainPlan plan) {
-    Document doc = newDocument();
+    Document doc = SafeXml.newDocument();
     Element domain = doc.createElement("domain");
     doc.appendChild(domain);
     domain.setAttribute("type", plan.type());
@@ -63,7 +50,7 @@ public final class DomainXml {
     text(domain, "on_reboot", "restart");
     text(domain, "on_crash", "destroy");
     devices(domain, plan);
-    return serialize(doc);
+    return SafeXml.serialize(doc);
   }
 
   /**
@@ -73,7 +60,7 @@ public final class DomainXml {
    * @throws IllegalArgumentException when the text is not well-formed XML or has a DOCTYPE
    */
   public static Optional<Owner> ownerOf(String domainXml) {
-    Element root = parse(domainXml).getDocumentElement();
+    Element root = SafeXml.parse(domainXml).getDocumentElement();
     if (!"domain".equals(root.getLocalName())) {
       return Optional.empty();
     }
@@ -92,7 +79,7 @@ public final class DomainXml {
 
   /** The domain's type ({@code kvm}, {@code qemu}, {@code test}) as its XML says. */
   public static String typeOf(String domainXml) {
-    return parse(domainXml).getDocumentElement().getAttribute("type");
+    return SafeXml.parse(domainXml).getDocumentElement().getAttribute("type");
   }
 
   private static void metadata(Element domain, Owner owner) {
@@ -291,46 +278,5 @@ public final class DomainXml {
       }
     }
     return matches;
-  }
-
-  private static Document newDocument() {
-    try {
-      return DocumentBuilderFactory.newInstance().newDocumentBuilder().newDocument();
-    } catch (ParserConfigurationException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  private static Document parse(String xml) {
-    try {
-      DocumentBuilderFactory factory = DocumentBuilderFactory.newInstance();
-      factory.setNamespaceAware(true);
-      // No DOCTYPE means no entities, internal or external: nothing to expand or fetch.
-      factory.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
-      factory.setFeature(XMLConstants.FEATURE_SECURE_PROCESSING, true);
-      factory.setXIncludeAware(false);
-      factory.setExpandEntityReferences(false);
-      var builder = factory.newDocumentBuilder();
-      // The default handler prints fatal errors to stderr before throwing them.
-      builder.setErrorHandler(new DefaultHandler());
-      return builder.parse(new InputSource(new StringReader(xml)));
-    } catch (ParserConfigurationException e) {
-      throw new IllegalStateException(e);
-    } catch (SAXException | IOException e) {
-      throw new IllegalArgumentException("not a well-formed domain XML: " + e.getMessage(), e);
-    }
-  }
-
-  private static String serialize(Document doc) {
-    try {
-      var transformer = TransformerFactory.newInstance().newTransformer();
-      transformer.setOutputProperty(OutputKeys.OMIT_XML_DECLARATION, "yes");
-      transformer.setOutputProperty(OutputKeys.INDENT, "yes");
-      StringWriter out = new StringWriter();
-      transformer.transform(new DOMSource(doc), new StreamResult(out));
-      return out.toString();
-    } catch (TransformerException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }
