@@ -12,7 +12,6 @@ import io.bastida.api.v1alpha1.Host;
 import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachine;
 import io.bastida.api.v1alpha1.VirtualMachineMigration;
-import io.bastida.api.v1alpha1.VirtualMachineMigrationSpec;
 import io.bastida.api.v1alpha1.VirtualMachineSpec;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
@@ -133,10 +132,10 @@ class MaintenanceDrainE2E {
     pollers.forEach(Poller::start);
 
     // Maintenance, then its end once the first guest has moved: the rest stay, untouched.
-    setMaintenance(HOST_A, true);
+    Resources.setMaintenance(client, HOST_A, true);
     awaitCondition(() -> getHost(HOST_A), "Draining", status("True"));
     await().atMost(TIMEOUT).until(() -> onHost(HOST_B) >= 1);
-    setMaintenance(HOST_A, false);
+    Resources.setMaintenance(client, HOST_A, false);
     awaitCondition(() -> getHost(HOST_A), "Schedulable", status("True"));
     await()
         .atMost(TIMEOUT)
@@ -150,7 +149,7 @@ class MaintenanceDrainE2E {
     assertThat(getHost(HOST_A).getStatus().getDrain()).isNull();
 
     // Maintenance for good: every guest moves, and the host says it is empty.
-    setMaintenance(HOST_A, true);
+    Resources.setMaintenance(client, HOST_A, true);
     awaitCondition(() -> getHost(HOST_A), "InMaintenance", status("True"));
     assertThat(onHost(HOST_B)).isEqualTo(GUESTS.size());
     var drain = getHost(HOST_A).getStatus().getDrain();
@@ -183,9 +182,9 @@ class MaintenanceDrainE2E {
         .contains("Drained");
 
     // A migration deleted mid-flight: the guest goes on running where it was.
-    setMaintenance(HOST_A, false);
+    Resources.setMaintenance(client, HOST_A, false);
     awaitCondition(() -> getHost(HOST_A), "Schedulable", status("True"));
-    var slow = migration("web-back", "web", HOST_A);
+    var slow = Resources.migration(NS, "web-back", "web", HOST_A);
     slow.getSpec().bandwidthMiBPerSecond = 1;
     client.resource(slow).create();
     await()
@@ -209,7 +208,7 @@ class MaintenanceDrainE2E {
 
     // The operator restarted mid-migration: the new one finds the job running in libvirt,
     // follows it to the end, and the guest runs once, on the target.
-    var restarted = migration("web-home", "web", HOST_A);
+    var restarted = Resources.migration(NS, "web-home", "web", HOST_A);
     restarted.getSpec().bandwidthMiBPerSecond = 8;
     client.resource(restarted).create();
     await()
@@ -411,27 +410,6 @@ class MaintenanceDrainE2E {
     vm.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).build());
     vm.setSpec(spec);
     return vm;
-  }
-
-  private static VirtualMachineMigration migration(String name, String vm, String target) {
-    var spec = new VirtualMachineMigrationSpec();
-    spec.vmName = vm;
-    spec.targetHostName = target;
-    var migration = new VirtualMachineMigration();
-    migration.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).build());
-    migration.setSpec(spec);
-    return migration;
-  }
-
-  private void setMaintenance(String host, boolean maintenance) {
-    client
-        .resources(Host.class)
-        .withName(host)
-        .edit(
-            h -> {
-              h.getSpec().setMaintenance(maintenance);
-              return h;
-            });
   }
 
   private int onHost(String host) {

@@ -15,7 +15,6 @@ import io.bastida.api.v1alpha1.RunStrategy;
 import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachine;
 import io.bastida.api.v1alpha1.VirtualMachineMigration;
-import io.bastida.api.v1alpha1.VirtualMachineMigrationSpec;
 import io.bastida.api.v1alpha1.VirtualMachineSpec;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
@@ -111,7 +110,7 @@ class MigrationWithFakeLibvirtMigrationIT {
     createHost("mig-b");
     fake.jobDuration(Duration.ofSeconds(4));
 
-    client.resource(migration("web-move", "web", null)).create();
+    client.resource(Resources.migration(NS, "web-move", "web", null)).create();
 
     var running = awaitCondition(() -> getMigration("web-move"), "Running", status("True"));
     assertThat(running.getMessage()).contains("from host mig-a to host mig-b");
@@ -163,11 +162,11 @@ class MigrationWithFakeLibvirtMigrationIT {
               return h;
             });
 
-    client.resource(migration("ghost", "nobody", null)).create();
-    client.resource(migration("nowhere-new", "web", "mig-a")).create();
-    client.resource(migration("into-maintenance", "web", "mig-b")).create();
-    client.resource(migration("stopped", "off", "mig-b")).create();
-    client.resource(migration("unknown-host", "web", "mig-z")).create();
+    client.resource(Resources.migration(NS, "ghost", "nobody", null)).create();
+    client.resource(Resources.migration(NS, "nowhere-new", "web", "mig-a")).create();
+    client.resource(Resources.migration(NS, "into-maintenance", "web", "mig-b")).create();
+    client.resource(Resources.migration(NS, "stopped", "off", "mig-b")).create();
+    client.resource(Resources.migration(NS, "unknown-host", "web", "mig-z")).create();
 
     assertFailed("ghost", "VmNotFound", "VirtualMachine campus/nobody does not exist");
     assertFailed("nowhere-new", "SameHost", "already runs on host mig-a");
@@ -198,10 +197,10 @@ class MigrationWithFakeLibvirtMigrationIT {
     awaitReady("web");
     createHost("mig-b");
     fake.jobDuration(Duration.ofSeconds(6));
-    client.resource(migration("first", "web", "mig-b")).create();
+    client.resource(Resources.migration(NS, "first", "web", "mig-b")).create();
     awaitCondition(() -> getMigration("first"), "Running", status("True"));
 
-    client.resource(migration("second", "web", "mig-b")).create();
+    client.resource(Resources.migration(NS, "second", "web", "mig-b")).create();
 
     assertFailed("second", "AlreadyMigrating", "already has migration first in progress");
     awaitCondition(() -> getMigration("first"), "Succeeded", status("True"));
@@ -213,7 +212,7 @@ class MigrationWithFakeLibvirtMigrationIT {
     awaitReady("web");
     createHost("mig-b");
     fake.jobDuration(Duration.ofSeconds(60));
-    client.resource(migration("web-move", "web", "mig-b")).create();
+    client.resource(Resources.migration(NS, "web-move", "web", "mig-b")).create();
     awaitCondition(() -> getMigration("web-move"), "Running", status("True"));
     await().atMost(TIMEOUT).until(() -> fake.running() == 1);
 
@@ -236,7 +235,7 @@ class MigrationWithFakeLibvirtMigrationIT {
     awaitReady("web");
     createHost("mig-b");
     fake.jobDuration(Duration.ofSeconds(60));
-    client.resource(migration("web-move", "web", "mig-b")).create();
+    client.resource(Resources.migration(NS, "web-move", "web", "mig-b")).create();
     await().atMost(TIMEOUT).until(() -> fake.running() == 1);
 
     client.resources(VirtualMachine.class).inNamespace(NS).withName("web").delete();
@@ -254,7 +253,7 @@ class MigrationWithFakeLibvirtMigrationIT {
     awaitReady("web");
     createHost("mig-b");
     fake.jobDuration(Duration.ofSeconds(60));
-    var slow = migration("slow", "web", "mig-b");
+    var slow = Resources.migration(NS, "slow", "web", "mig-b");
     slow.getSpec().timeoutSeconds = 6;
     slow.getSpec().maxDowntimeMilliseconds = 300;
     client.resource(slow).create();
@@ -295,7 +294,7 @@ class MigrationWithFakeLibvirtMigrationIT {
     AtomicInteger mostAtOnce = new AtomicInteger();
     Thread sampler = sample(mostAtOnce);
 
-    setMaintenance("mig-a", true);
+    Resources.setMaintenance(client, "mig-a", true);
 
     var draining = awaitCondition(() -> getHost("mig-a"), "Draining", status("True"));
     assertThat(draining.getReason()).isEqualTo("DrainBlocked");
@@ -324,7 +323,7 @@ class MigrationWithFakeLibvirtMigrationIT {
 
     // End maintenance once the first VM has moved: the rest stay where they are.
     await().atMost(TIMEOUT).until(() -> onHost("mig-b") >= 1);
-    setMaintenance("mig-a", false);
+    Resources.setMaintenance(client, "mig-a", false);
     awaitCondition(() -> getHost("mig-a"), "Schedulable", status("True"));
     await()
         .atMost(TIMEOUT)
@@ -344,7 +343,7 @@ class MigrationWithFakeLibvirtMigrationIT {
     awaitReady("batch"); // started again once maintenance ended
 
     // Maintenance again: everything movable moves; the None VM blocks the drain, visibly.
-    setMaintenance("mig-a", true);
+    Resources.setMaintenance(client, "mig-a", true);
     await().atMost(TIMEOUT).until(() -> onHost("mig-b") == 3);
     var stillDraining = awaitCondition(() -> getHost("mig-a"), "Draining", reason("DrainBlocked"));
     assertThat(stillDraining.getMessage()).contains("1 blocked");
@@ -414,17 +413,6 @@ class MigrationWithFakeLibvirtMigrationIT {
     }
   }
 
-  private void setMaintenance(String host, boolean maintenance) {
-    client
-        .resources(Host.class)
-        .withName(host)
-        .edit(
-            h -> {
-              h.getSpec().setMaintenance(maintenance);
-              return h;
-            });
-  }
-
   private int onHost(String host) {
     return (int)
         client.resources(VirtualMachine.class).inNamespace(NS).list().getItems().stream()
@@ -439,16 +427,6 @@ class MigrationWithFakeLibvirtMigrationIT {
 
   private String uriOf(String host) {
     return "test://" + nodes.resolve(host.substring(4) + ".xml");
-  }
-
-  private static VirtualMachineMigration migration(String name, String vm, String target) {
-    var spec = new VirtualMachineMigrationSpec();
-    spec.vmName = vm;
-    spec.targetHostName = target;
-    var migration = new VirtualMachineMigration();
-    migration.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).build());
-    migration.setSpec(spec);
-    return migration;
   }
 
   private void createVm(String name, UnaryOperator<VirtualMachineSpec> customize) {

@@ -11,6 +11,8 @@ import io.bastida.api.v1alpha1.NfsSource;
 import io.bastida.api.v1alpha1.StorageContent;
 import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.StorageDomainSpec;
+import io.bastida.api.v1alpha1.VirtualMachineMigration;
+import io.bastida.api.v1alpha1.VirtualMachineMigrationSpec;
 import io.bastida.api.v1alpha1.WithConditions;
 import io.bastida.operator.status.Conditions;
 import io.fabric8.kubernetes.api.model.Condition;
@@ -56,6 +58,28 @@ public final class Resources {
   public static Host withSecret(Host host, String secretName) {
     host.getSpec().setCredentialsSecretRef(new CredentialsSecretReference(secretName, null));
     return host;
+  }
+
+  public static VirtualMachineMigration migration(
+      String namespace, String name, String vm, String targetHost) {
+    var spec = new VirtualMachineMigrationSpec();
+    spec.vmName = vm;
+    spec.targetHostName = targetHost;
+    var migration = new VirtualMachineMigration();
+    migration.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(namespace).build());
+    migration.setSpec(spec);
+    return migration;
+  }
+
+  public static void setMaintenance(KubernetesClient client, String host, boolean maintenance) {
+    client
+        .resources(Host.class)
+        .withName(host)
+        .edit(
+            h -> {
+              h.getSpec().setMaintenance(maintenance);
+              return h;
+            });
   }
 
   public static StorageDomain localDomain(String name, String path) {
