@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /** Connects to each Host and reports its health and capacity; rechecks periodically. */
 @ControllerConfiguration(name = "host")
@@ -72,17 +73,9 @@ public class HostReconciler implements Reconciler<Host>, Cleaner<Host> {
     vms =
         new InformerEventSource<>(
             InformerEventSourceConfiguration.from(VirtualMachine.class, Host.class)
-                // Only a draining host cares; the others would re-read libvirt for nothing.
-                .withSecondaryToPrimaryMapper(
-                    vm ->
-                        vm.getStatus() == null || vm.getStatus().hostName == null
-                            ? Set.of()
-                            : context
-                                .getPrimaryCache()
-                                .get(new ResourceID(vm.getStatus().hostName))
-                                .filter(host -> host.getSpec().isMaintenance())
-                                .map(host -> Set.of(ResourceID.fromResource(host)))
-                                .orElse(Set.of()))
+                // Only draining hosts care: the VM's own, and one it just left (whose drain plan
+                // still lists it). The others would re-read libvirt for nothing.
+                .withSecondaryToPrimaryMapper(vm -> drainingHostsOf(vm, context))
                 .build(),
             context);
     migrations =
@@ -101,6 +94,27 @@ public class HostReconciler implements Reconciler<Host>, Cleaner<Host> {
                 .build(),
             context);
     return List.of(vms, migrations);
+  }
+
+  private static Set<ResourceID> drainingHostsOf(
+      VirtualMachine vm, EventSourceContext<Host> context) {
+    String hostName = vm.getStatus() == null ? null : vm.getStatus().hostName;
+    return context
+        .getPrimaryCache()
+        .list()
+        .filter(host -> host.getSpec().isMaintenance())
+        .filter(
+            host ->
+                host.getMetadata().getName().equals(hostName)
+                    || (host.getStatus() != null
+                        && host.getStatus().getDrain() != null
+                        && host.getStatus().getDrain().vms.stream()
+                            .anyMatch(
+                                e ->
+                                    e.name.equals(vm.getMetadata().getName())
+                                        && e.namespace.equals(vm.getMetadata().getNamespace()))))
+        .map(ResourceID::fromResource)
+        .collect(Collectors.toSet());
   }
 
   @Override

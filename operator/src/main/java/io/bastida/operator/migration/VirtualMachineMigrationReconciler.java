@@ -39,6 +39,7 @@ import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.inbound.SimpleInboundEventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.javaoperatorsdk.operator.processing.retry.GradualRetry;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -60,6 +61,8 @@ import org.slf4j.LoggerFactory;
  * so an operator restarted at any point finishes the migration instead of starting a second one.
  */
 @ControllerConfiguration(name = "virtualmachinemigration")
+// A refused status write (409) is retried soon: a migration waits on it to start.
+@GradualRetry(initialInterval = 200, intervalMultiplier = 2, maxInterval = 5000)
 public class VirtualMachineMigrationReconciler
     implements Reconciler<VirtualMachineMigration>, Cleaner<VirtualMachineMigration> {
   private static final Logger log =
@@ -137,14 +140,18 @@ public class VirtualMachineMigrationReconciler
                 .build(),
             context);
     var outcomes = new SimpleInboundEventSource<VirtualMachineMigration>("migration-outcomes");
+    // A job that ends frees a slot: the migration itself and those waiting for one look again.
     jobs.onOutcome(
         key ->
             context
                 .getPrimaryCache()
                 .list()
-                .filter(m -> m.getMetadata().getUid().equals(key))
-                .findFirst()
-                .ifPresent(m -> outcomes.propagateEvent(ResourceID.fromResource(m))));
+                .filter(
+                    m ->
+                        m.getMetadata().getUid().equals(key)
+                            || (!isFinished(m.getStatus())
+                                && (m.getStatus() == null || m.getStatus().startTime == null)))
+                .forEach(m -> outcomes.propagateEvent(ResourceID.fromResource(m))));
     return List.of(vms, hosts, storageDomains, outcomes);
   }
 
@@ -345,11 +352,15 @@ public class VirtualMachineMigrationReconciler
             migration, status, "VmNotRunning", "the VM's domain runs on neither host any more");
       }
       if (status.detachedMetadata == null) {
-        // Kept in status before libvirt forgets it, so no restart can lose it.
-        status.detachedMetadata = toStatus(source.exportMetadata(domain));
-        return statusWriter.update(migration, status).rescheduleAfter(NEXT_STEP.toMillis());
+        DomainMetadata metadata = source.exportMetadata(domain);
+        if (!metadata.isEmpty()) {
+          // Kept in status before libvirt forgets it, so no restart can lose it.
+          status.detachedMetadata = toStatus(metadata);
+          return statusWriter.update(migration, status).rescheduleAfter(NEXT_STEP.toMillis());
+        }
+      } else {
+        source.detachMetadata(domain, fromStatus(status.detachedMetadata));
       }
-      source.detachMetadata(domain, fromStatus(status.detachedMetadata));
       jobs.start(
           key,
           status.sourceHostName,
