@@ -19,6 +19,8 @@ import io.bastida.api.v1alpha1.VirtualMachineSpec;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -153,14 +155,7 @@ class MigrationWithFakeLibvirtMigrationIT {
     awaitReady("web");
     awaitCondition(() -> get("off"), "Running", status("False"));
     createHost("mig-b");
-    client
-        .resources(Host.class)
-        .withName("mig-b")
-        .edit(
-            h -> {
-              h.getSpec().setMaintenance(true);
-              return h;
-            });
+    Resources.setMaintenance(client, "mig-b", true);
 
     client.resource(Resources.migration(NS, "ghost", "nobody", null)).create();
     client.resource(Resources.migration(NS, "nowhere-new", "web", "mig-a")).create();
@@ -357,12 +352,11 @@ class MigrationWithFakeLibvirtMigrationIT {
     }
 
     // The last one stopped by hand: the host is empty and in maintenance.
-    edit(
-        "stays",
-        spec -> {
-          spec.runStrategy = RunStrategy.Halted;
-          return spec;
-        });
+    client
+        .resources(VirtualMachine.class)
+        .inNamespace(NS)
+        .withName("stays")
+        .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"runStrategy\":\"Halted\"}}");
     awaitCondition(() -> getHost("mig-a"), "InMaintenance", status("True"));
     awaitCondition(() -> getHost("mig-a"), "Draining", status("False"));
     assertThat(eventsFor(client, "Host", "mig-a").stream().map(Event::getReason))
@@ -446,18 +440,6 @@ class MigrationWithFakeLibvirtMigrationIT {
     vm.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).build());
     vm.setSpec(customize.apply(spec));
     client.resource(vm).create();
-  }
-
-  private void edit(String name, UnaryOperator<VirtualMachineSpec> change) {
-    client
-        .resources(VirtualMachine.class)
-        .inNamespace(NS)
-        .withName(name)
-        .edit(
-            vm -> {
-              vm.setSpec(change.apply(vm.getSpec()));
-              return vm;
-            });
   }
 
   private Host getHost(String name) {

@@ -21,6 +21,8 @@ import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -71,15 +73,17 @@ public final class Resources {
     return migration;
   }
 
+  /**
+   * As {@code kubectl patch --type=merge} does it: no resourceVersion, so the operator's own status
+   * writes in between cannot make it fail with a conflict.
+   */
   public static void setMaintenance(KubernetesClient client, String host, boolean maintenance) {
     client
         .resources(Host.class)
         .withName(host)
-        .edit(
-            h -> {
-              h.getSpec().setMaintenance(maintenance);
-              return h;
-            });
+        .patch(
+            PatchContext.of(PatchType.JSON_MERGE),
+            "{\"spec\":{\"maintenance\":" + maintenance + "}}");
   }
 
   public static StorageDomain localDomain(String name, String path) {
