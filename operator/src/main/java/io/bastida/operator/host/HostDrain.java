@@ -11,6 +11,7 @@ import io.bastida.operator.migration.MigrationPreflight;
 import io.bastida.operator.migration.VirtualMachineMigrationReconciler;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.vm.PlacementPlanner;
+import io.bastida.operator.vm.VmConditions;
 import io.bastida.operator.vm.VmPlanner;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
@@ -100,6 +101,7 @@ public final class HostDrain {
     String hostName = host.getMetadata().getName();
     for (VirtualMachineMigration m : migrations) {
       if (hostName.equals(labelOf(m, DRAIN_HOST_LABEL))
+          && m.getMetadata().getDeletionTimestamp() == null
           && (m.getStatus() == null || m.getStatus().startTime == null)) {
         client.resource(m).delete();
         log.info(
@@ -115,7 +117,7 @@ public final class HostDrain {
       VirtualMachine vm, List<VirtualMachineMigration> ours) {
     boolean running =
         vm.getStatus().conditions != null
-            && Conditions.isTrue(vm.getStatus().conditions, "Running");
+            && Conditions.isTrue(vm.getStatus().conditions, VmConditions.RUNNING);
     Optional<MigrationPreflight.Refusal> blocker =
         MigrationPreflight.vmBlocker(MigrationFacts.vm(vm, running, Map.of()));
     Optional<DrainPlanner.Migration> migration =
