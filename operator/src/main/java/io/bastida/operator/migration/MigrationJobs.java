@@ -38,7 +38,6 @@ public final class MigrationJobs implements AutoCloseable {
 
   /** Where a job stands. */
   public record Snapshot(
-      String sourceHost,
       Optional<MigrationProgress> progress,
       long allowedDowntimeMillis,
       Optional<Outcome> outcome) {}
@@ -73,12 +72,11 @@ public final class MigrationJobs implements AutoCloseable {
   /** Starts migrating the domain, unless a job of this key is already known. */
   public void start(
       String key,
-      String sourceHost,
       Hypervisor source,
       String domain,
       MigrationRequest request,
       EscalationPolicy.Goals goals) {
-    Job job = new Job(sourceHost, source, domain, goals, true);
+    Job job = new Job(source, domain, goals, true);
     if (jobs.putIfAbsent(key, job) != null) {
       return;
     }
@@ -104,13 +102,8 @@ public final class MigrationJobs implements AutoCloseable {
    * Follows a migration libvirt is running that this operator did not start (it restarted while the
    * job ran): statistics and escalation as usual, the outcome {@link Outcome.Ended}.
    */
-  public void adopt(
-      String key,
-      String sourceHost,
-      Hypervisor source,
-      String domain,
-      EscalationPolicy.Goals goals) {
-    jobs.putIfAbsent(key, new Job(sourceHost, source, domain, goals, false));
+  public void adopt(String key, Hypervisor source, String domain, EscalationPolicy.Goals goals) {
+    jobs.putIfAbsent(key, new Job(source, domain, goals, false));
   }
 
   public Optional<Snapshot> snapshot(String key) {
@@ -120,7 +113,6 @@ public final class MigrationJobs implements AutoCloseable {
     }
     return Optional.of(
         new Snapshot(
-            job.sourceHost,
             Optional.ofNullable(job.progress),
             job.step.allowedDowntimeMillis(),
             Optional.ofNullable(job.outcome)));
@@ -137,22 +129,6 @@ public final class MigrationJobs implements AutoCloseable {
   /** Drops an ended job. */
   public void forget(String key) {
     jobs.computeIfPresent(key, (k, job) -> job.outcome != null ? null : job);
-  }
-
-  /** Jobs not yet ended, in all and from one source host: for the concurrency limits. */
-  public int running() {
-    return (int) jobs.values().stream().filter(j -> j.outcome == null).count();
-  }
-
-  public int runningFrom(String sourceHost) {
-    return (int)
-        jobs.values().stream()
-            .filter(j -> j.outcome == null && j.sourceHost.equals(sourceHost))
-            .count();
-  }
-
-  public boolean isKnown(String key) {
-    return jobs.containsKey(key);
   }
 
   private void watchAll() {
@@ -178,7 +154,6 @@ public final class MigrationJobs implements AutoCloseable {
   }
 
   private static final class Job {
-    final String sourceHost;
     final Hypervisor source;
     final String domain;
     final EscalationPolicy.Goals goals;
@@ -191,13 +166,7 @@ public final class MigrationJobs implements AutoCloseable {
     volatile Outcome outcome;
     volatile Outcome.Failed abortedFor;
 
-    Job(
-        String sourceHost,
-        Hypervisor source,
-        String domain,
-        EscalationPolicy.Goals goals,
-        boolean ours) {
-      this.sourceHost = sourceHost;
+    Job(Hypervisor source, String domain, EscalationPolicy.Goals goals, boolean ours) {
       this.source = source;
       this.domain = domain;
       this.goals = goals;

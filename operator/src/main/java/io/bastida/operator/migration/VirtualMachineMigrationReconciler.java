@@ -340,7 +340,7 @@ public class VirtualMachineMigrationReconciler
       Optional<MigrationProgress> running = source.migrationProgress(domain);
       if (running.isPresent()) {
         // Started before this operator (re)started: follow it where libvirt has it.
-        jobs.adopt(key, status.sourceHostName, source, domain, goals(migration.getSpec()));
+        jobs.adopt(key, source, domain, goals(migration.getSpec()));
         return progress(migration, status, running, status.allowedDowntimeMilliseconds);
       }
       Where where = locate(source, target, domain);
@@ -361,13 +361,7 @@ public class VirtualMachineMigrationReconciler
       } else {
         source.detachMetadata(domain, fromStatus(status.detachedMetadata));
       }
-      jobs.start(
-          key,
-          status.sourceHostName,
-          source,
-          domain,
-          request(migration, status),
-          goals(migration.getSpec()));
+      jobs.start(key, source, domain, request(migration, status), goals(migration.getSpec()));
       return statusWriter.update(migration, status).rescheduleAfter(PROGRESS_INTERVAL.toMillis());
     }
     if (job.get().outcome().isEmpty()) {

@@ -176,12 +176,6 @@ public final class VmPlanner {
   /** The name of the generated cloud-init CD-ROM (disk names are DNS labels: no clash). */
   public static final String CLOUD_INIT_DISK = "cloudinit-seed";
 
-  /** Whether a device ties the VM to its host (PCI passthrough). */
-  public static boolean hasPassthrough(VirtualMachineSpec spec) {
-    return Optional.ofNullable(spec.interfaces).orElse(List.of()).stream()
-        .anyMatch(nic -> nic.pciPassthrough != null);
-  }
-
   private static List<DomainPlan.PciDevice> hostDevices(List<NetworkInterface> interfaces) {
     return Optional.ofNullable(interfaces).orElse(List.of()).stream()
         .filter(nic -> nic.pciPassthrough != null)
