@@ -12,10 +12,8 @@ import io.bastida.api.v1alpha1.Host;
 import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachine;
 import io.bastida.api.v1alpha1.VirtualMachineMigration;
-import io.bastida.api.v1alpha1.VirtualMachineSpec;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.net.URI;
@@ -383,33 +381,7 @@ class MaintenanceDrainE2E {
   }
 
   private VirtualMachine vm(String name, String ip) {
-    VirtualMachineSpec spec = new VirtualMachineSpec();
-    spec.hostSelector = LABELS;
-    spec.cpu = new VirtualMachineSpec.Cpu();
-    spec.cpu.cores = 1;
-    spec.memory = new VirtualMachineSpec.Memory();
-    spec.memory.size = "128Mi";
-    spec.kernelBoot = new VirtualMachineSpec.KernelBoot();
-    spec.kernelBoot.kernel = guestDir.resolve("vmlinuz").toString();
-    spec.kernelBoot.initrd = guestDir.resolve("initramfs.cpio.gz").toString();
-    spec.kernelBoot.cmdline =
-        "console=ttyS0 quiet ip=" + ip + "/24," + testbed.vmGateway() + " bastida.tick=0";
-    var disk = new VirtualMachineSpec.Disk();
-    disk.name = "data";
-    disk.blank = new VirtualMachineSpec.BlankVolume();
-    disk.blank.storageDomainName = STORAGE;
-    disk.blank.size = "32Mi";
-    spec.disks = new ArrayList<>(List.of(disk));
-    var nic = new VirtualMachineSpec.NetworkInterface();
-    nic.name = "lan";
-    nic.bridge = testbed.vmBridge();
-    spec.interfaces = new ArrayList<>(List.of(nic));
-    spec.guestAgent = false;
-    spec.terminationGracePeriodSeconds = 10;
-    VirtualMachine vm = new VirtualMachine();
-    vm.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).build());
-    vm.setSpec(spec);
-    return vm;
+    return testbed.tinyGuestVm(NS, name, ip, guestDir, STORAGE, LABELS);
   }
 
   private int onHost(String host) {

@@ -1,9 +1,13 @@
 package io.bastida.it;
 
+import io.bastida.api.v1alpha1.VirtualMachine;
+import io.bastida.api.v1alpha1.VirtualMachineSpec;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,6 +60,47 @@ public final class Testbed {
       throw new IllegalStateException(script + " failed:\n" + output);
     }
     return dir;
+  }
+
+  /**
+   * A VirtualMachine booting the tiny test guest ({@link #guest()}): 1 vCPU, 128Mi, a 32Mi blank
+   * disk on {@code storage}, a NIC on the VM bridge with {@code ip} (the guest serves its boot id
+   * and counter on :8080 there), no guest agent.
+   */
+  public VirtualMachine tinyGuestVm(
+      String namespace,
+      String name,
+      String ip,
+      Path guestDir,
+      String storage,
+      Map<String, String> hostSelector) {
+    VirtualMachineSpec spec = new VirtualMachineSpec();
+    spec.hostSelector = hostSelector;
+    spec.cpu = new VirtualMachineSpec.Cpu();
+    spec.cpu.cores = 1;
+    spec.memory = new VirtualMachineSpec.Memory();
+    spec.memory.size = "128Mi";
+    spec.kernelBoot = new VirtualMachineSpec.KernelBoot();
+    spec.kernelBoot.kernel = guestDir.resolve("vmlinuz").toString();
+    spec.kernelBoot.initrd = guestDir.resolve("initramfs.cpio.gz").toString();
+    spec.kernelBoot.cmdline =
+        "console=ttyS0 quiet ip=" + ip + "/24," + vmGateway() + " bastida.tick=0";
+    var disk = new VirtualMachineSpec.Disk();
+    disk.name = "data";
+    disk.blank = new VirtualMachineSpec.BlankVolume();
+    disk.blank.storageDomainName = storage;
+    disk.blank.size = "32Mi";
+    spec.disks = new ArrayList<>(List.of(disk));
+    var nic = new VirtualMachineSpec.NetworkInterface();
+    nic.name = "lan";
+    nic.bridge = vmBridge();
+    spec.interfaces = new ArrayList<>(List.of(nic));
+    spec.guestAgent = false;
+    spec.terminationGracePeriodSeconds = 10;
+    VirtualMachine vm = new VirtualMachine();
+    vm.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(namespace).build());
+    vm.setSpec(spec);
+    return vm;
   }
 
   public List<String> hosts() {

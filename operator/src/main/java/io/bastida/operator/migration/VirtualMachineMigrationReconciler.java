@@ -239,6 +239,7 @@ public class VirtualMachineMigrationReconciler
             && (state.get().power() == Power.Running || state.get().power() == Power.Paused);
     Map<String, StorageDomain> storage = MigrationFacts.byName(storageDomains.list().toList());
     MigrationPreflight.Vm facts = MigrationFacts.vm(vm, running, storage);
+    var placedVms = MigrationFacts.placed(vms.list().toList(), inFlight(context, migration));
 
     String targetName = spec.targetHostName;
     if (targetName == null) {
@@ -250,7 +251,7 @@ public class VirtualMachineMigrationReconciler
                   .filter(h -> !h.getMetadata().getName().equals(sourceName))
                   .map(MigrationFacts::candidate)
                   .toList(),
-              MigrationFacts.placed(vms.list().toList(), inFlight(context, migration)));
+              placedVms);
       if (decision instanceof PlacementPlanner.Decision.Unschedulable unschedulable) {
         return fail(migration, status, "NoTargetHost", unschedulable.message());
       }
@@ -266,7 +267,6 @@ public class VirtualMachineMigrationReconciler
         isReady(target.get())
             ? domainTypes.of(target.get(), hypervisorOf(target.get()))
             : "unknown";
-    var placedVms = MigrationFacts.placed(vms.list().toList(), inFlight(context, migration));
     Optional<MigrationPreflight.Refusal> refusal =
         MigrationPreflight.check(
             facts,

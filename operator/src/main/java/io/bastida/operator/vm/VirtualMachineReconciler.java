@@ -196,17 +196,6 @@ public class VirtualMachineReconciler
     }
     try {
       Hypervisor hypervisor = connections.get(status.hostName, targets.targetFor(host.get()));
-      Optional<String> movedTo = movedTo(vm, status, hypervisor);
-      if (movedTo.isPresent()) {
-        log.info(
-            "VirtualMachine({}/{}): its domain runs on Host({}) now",
-            namespace,
-            name,
-            movedTo.get());
-        status.hostName = movedTo.get();
-        status.conditions = vm.getStatus().conditions;
-        return record(vm, status, NEXT_STEP);
-      }
       return converge(vm, status, hypervisor, host.get().getSpec().isMaintenance());
     } catch (HostTargets.InvalidTargetException e) {
       return record(
@@ -362,10 +351,9 @@ public class VirtualMachineReconciler
    * and the operator may have restarted since): never define a twin where it used to be. Asked only
    * when the domain is missing from a host it was defined on.
    */
-  private Optional<String> movedTo(
-      VirtualMachine vm, VirtualMachineStatus status, Hypervisor recorded)
+  private Optional<String> movedTo(VirtualMachineStatus status, Optional<DomainState> recorded)
       throws HypervisorException {
-    if (status.definedRevision == null || recorded.findDomain(status.domainName).isPresent()) {
+    if (status.definedRevision == null || recorded.isPresent()) {
       return Optional.empty();
     }
     List<Host> others =
@@ -397,6 +385,17 @@ public class VirtualMachineReconciler
       boolean hostInMaintenance)
       throws HypervisorException, ProvisioningException {
     Optional<DomainState> domain = hypervisor.findDomain(status.domainName);
+    Optional<String> movedTo = movedTo(status, domain);
+    if (movedTo.isPresent()) {
+      log.info(
+          "VirtualMachine({}/{}): its domain runs on Host({}) now",
+          vm.getMetadata().getNamespace(),
+          vm.getMetadata().getName(),
+          movedTo.get());
+      status.hostName = movedTo.get();
+      status.conditions = vm.getStatus().conditions;
+      return record(vm, status, NEXT_STEP);
+    }
     if (domain.isPresent()) {
       var owner = DomainXml.ownerOf(domain.get().xml());
       if (owner.isEmpty() || !owner.get().uid().equals(vm.getMetadata().getUid())) {
@@ -745,7 +744,10 @@ public class VirtualMachineReconciler
             "host " + status.hostName + " is not Ready");
       }
       Hypervisor hypervisor = connections.get(status.hostName, targets.targetFor(host.get()));
-      Optional<String> movedTo = movedTo(vm, status, hypervisor);
+      String domainName =
+          VmIdentity.domainName(vm.getMetadata().getNamespace(), vm.getMetadata().getName());
+      Optional<DomainState> domain = hypervisor.findDomain(domainName);
+      Optional<String> movedTo = movedTo(status, domain);
       if (movedTo.isPresent()) {
         // A migration finished and this VM had not caught up: delete it where it runs.
         VirtualMachineStatus moved = carriedOver(status);
@@ -753,9 +755,6 @@ public class VirtualMachineReconciler
         writeStatus(vm, moved, context, "Deleting", "deleting the VM on host " + moved.hostName);
         return DeleteControl.noFinalizerRemoval().rescheduleAfter(NEXT_STEP.toMillis());
       }
-      String domainName =
-          VmIdentity.domainName(vm.getMetadata().getNamespace(), vm.getMetadata().getName());
-      Optional<DomainState> domain = hypervisor.findDomain(domainName);
       if (domain.isPresent() && isOurs(domain.get(), vm)) {
         if (domain.get().power() != Power.Off) {
           Instant now = clock.instant();
