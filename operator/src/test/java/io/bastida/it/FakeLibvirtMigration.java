@@ -44,6 +44,11 @@ final class FakeLibvirtMigration implements HypervisorConnector {
     this.jobDuration = duration;
   }
 
+  /** Starts a new record of downtime changes (each test its own). */
+  void forgetDowntimeChanges() {
+    downtimeRaises.clear();
+  }
+
   /** {@code domain=millis} for each change of the allowed downtime the operator made. */
   List<String> downtimeChanges() {
     return List.copyOf(downtimeRaises);

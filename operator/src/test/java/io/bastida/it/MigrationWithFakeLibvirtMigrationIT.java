@@ -74,6 +74,7 @@ class MigrationWithFakeLibvirtMigrationIT {
   @BeforeEach
   void hostAWithStorage() {
     fake.jobDuration(Duration.ofSeconds(2));
+    fake.forgetDowntimeChanges();
     createHost("mig-a");
     client.resource(localDomain("mig-scratch", "/var/lib/bastida-it/migration")).create();
     awaitCondition(
