@@ -128,6 +128,34 @@ public interface Hypervisor extends AutoCloseable {
   void redefineMetadata(String name, DomainMetadata metadata) throws HypervisorException;
 
   /**
+   * Takes an internal snapshot of the domain's writable disks, kept in their qcow2 images; with
+   * {@code saveMemory} (running domains only) the guest's RAM too. A snapshot of that name that
+   * exists already is returned as it is.
+   */
+  SnapshotInfo createSnapshot(
+      String domain, String snapshot, String description, boolean saveMemory)
+      throws HypervisorException;
+
+  Optional<SnapshotInfo> findSnapshot(String domain, String snapshot) throws HypervisorException;
+
+  /**
+   * Takes the domain back to the snapshot: disks, and RAM when the snapshot has it (then the domain
+   * runs again from that moment; otherwise it is left off).
+   */
+  void revertToSnapshot(String domain, String snapshot) throws HypervisorException;
+
+  /** Deletes the snapshot and its data in the images; one that is already gone is fine. */
+  void deleteSnapshot(String domain, String snapshot) throws HypervisorException;
+
+  /**
+   * Asks the guest agent to flush and freeze the guest's file systems; returns how many it froze.
+   * Fails when the agent does not answer. Always pair with {@link #thawFilesystems}.
+   */
+  int freezeFilesystems(String domain) throws HypervisorException;
+
+  void thawFilesystems(String domain) throws HypervisorException;
+
+  /**
    * Calls the listener with a domain's name whenever the host reports a lifecycle change of it
    * (started, paused, stopped, crashed, undefined, ...), for as long as this connection lives.
    */

@@ -14,7 +14,7 @@ import org.libvirt.LibvirtException;
 /**
  * Domain calls libvirt-java lacks, made through JNA on its domain pointer: virDomainGetState (only
  * it tells why a domain is off: a crash versus a shutdown, which RerunOnFailure depends on) and
- * virDomainGetHostname.
+ * virDomainGetHostname, and the guest agent's file system freeze and thaw.
  */
 final class DomainCalls {
   private static final int STATE_RUNNING = 1;
@@ -32,6 +32,12 @@ final class DomainCalls {
         PointerType domain, IntByReference state, IntByReference reason, int flags);
 
     Pointer virDomainGetHostname(PointerType domain, int flags);
+
+    int virDomainFSFreeze(PointerType domain, Pointer mountpoints, int count, int flags);
+
+    int virDomainFSThaw(PointerType domain, Pointer mountpoints, int count, int flags);
+
+    String virGetLastErrorMessage();
   }
 
   private static final Virt VIRT = Native.load("virt", Virt.class);
@@ -61,6 +67,27 @@ final class DomainCalls {
     } finally {
       Native.free(Pointer.nativeValue(name)); // libvirt allocated it; virFree is not exported
     }
+  }
+
+  /**
+   * Freezes every guest file system through the agent; returns how many.
+   *
+   * @throws IllegalStateException with libvirt's message, e.g. when the agent does not answer
+   */
+  static int freezeFilesystems(Domain domain) {
+    return checked(VIRT.virDomainFSFreeze(pointerOf(domain), null, 0, 0));
+  }
+
+  static int thawFilesystems(Domain domain) {
+    return checked(VIRT.virDomainFSThaw(pointerOf(domain), null, 0, 0));
+  }
+
+  private static int checked(int result) {
+    if (result < 0) {
+      // This thread's last libvirt error: the one the failed call just set.
+      throw new IllegalStateException(VIRT.virGetLastErrorMessage());
+    }
+    return result;
   }
 
   private static PointerType pointerOf(Domain domain) {

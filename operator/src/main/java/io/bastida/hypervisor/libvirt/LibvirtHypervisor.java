@@ -9,6 +9,7 @@ import io.bastida.hypervisor.MigrationRequest;
 import io.bastida.hypervisor.NodeFacts;
 import io.bastida.hypervisor.PoolDefinition;
 import io.bastida.hypervisor.PoolState;
+import io.bastida.hypervisor.SnapshotInfo;
 import io.bastida.hypervisor.VolumeState;
 import io.bastida.xml.SafeXml;
 import java.nio.file.Path;
@@ -20,6 +21,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Consumer;
+import java.util.function.ToIntFunction;
 import javax.xml.xpath.XPathFactory;
 import org.libvirt.Connect;
 import org.libvirt.Domain;
@@ -624,6 +626,88 @@ final class LibvirtHypervisor implements Hypervisor {
       throw LibvirtErrors.classify("redefine snapshots and checkpoints of domain " + name, e);
     } catch (IllegalArgumentException e) {
       throw unreadableMetadata(name, e);
+    }
+  }
+
+  @Override
+  public SnapshotInfo createSnapshot(
+      String name, String snapshot, String description, boolean saveMemory)
+      throws HypervisorException {
+    try {
+      Domain domain = requireDomain(name);
+      Optional<SnapshotInfo> existing = findSnapshot(domain, snapshot);
+      if (existing.isPresent()) {
+        return existing.get();
+      }
+      String xml =
+          SnapshotXml.define(
+              snapshot, description, domain.getXMLDesc(0), saveMemory && domain.isActive() == 1);
+      return SnapshotXml.read(domain.snapshotCreateXML(xml, 0).getXMLDesc());
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("snapshot " + snapshot + " of domain " + name, e);
+    }
+  }
+
+  @Override
+  public Optional<SnapshotInfo> findSnapshot(String name, String snapshot)
+      throws HypervisorException {
+    try {
+      Domain domain = lookupDomain(name);
+      return domain == null ? Optional.empty() : findSnapshot(domain, snapshot);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("look up snapshot " + snapshot + " of domain " + name, e);
+    }
+  }
+
+  private static Optional<SnapshotInfo> findSnapshot(Domain domain, String snapshot)
+      throws LibvirtException {
+    if (!List.of(domain.snapshotListNames()).contains(snapshot)) {
+      return Optional.empty();
+    }
+    return Optional.of(SnapshotXml.read(domain.snapshotLookupByName(snapshot).getXMLDesc()));
+  }
+
+  @Override
+  public void revertToSnapshot(String name, String snapshot) throws HypervisorException {
+    onDomain(
+        name,
+        "revert to snapshot " + snapshot + " of",
+        domain -> domain.revertToSnapshot(domain.snapshotLookupByName(snapshot)));
+  }
+
+  @Override
+  public void deleteSnapshot(String name, String snapshot) throws HypervisorException {
+    try {
+      Domain domain = lookupDomain(name);
+      if (domain != null && List.of(domain.snapshotListNames()).contains(snapshot)) {
+        domain.snapshotLookupByName(snapshot).delete(0);
+      }
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("delete snapshot " + snapshot + " of domain " + name, e);
+    }
+  }
+
+  @Override
+  public int freezeFilesystems(String name) throws HypervisorException {
+    return agentCall(name, "freeze the file systems of", DomainCalls::freezeFilesystems);
+  }
+
+  @Override
+  public void thawFilesystems(String name) throws HypervisorException {
+    agentCall(name, "thaw the file systems of", DomainCalls::thawFilesystems);
+  }
+
+  private int agentCall(String name, String action, ToIntFunction<Domain> call)
+      throws HypervisorException {
+    try {
+      return call.applyAsInt(requireDomain(name));
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify(action + " domain " + name, e);
+    } catch (IllegalStateException e) {
+      throw new HypervisorException(
+          HypervisorException.Failure.OperationFailed,
+          action + " domain " + name + ": " + e.getMessage(),
+          e);
     }
   }
 

@@ -76,6 +76,48 @@ class LibvirtHypervisorTest {
   }
 
   @Test
+  void aSnapshotWithMemoryTakesARunningDomainBackToThatMoment() throws Exception {
+    hypervisor.defineDomain(DOMAIN);
+    hypervisor.startDomain("plain");
+
+    var taken = hypervisor.createSnapshot("plain", "before-upgrade", "by a test", true);
+    hypervisor.destroyDomain("plain");
+    hypervisor.revertToSnapshot("plain", "before-upgrade");
+
+    assertThat(taken.memoryIncluded()).isTrue();
+    assertThat(taken.creationTime()).isNotNull();
+    assertThat(hypervisor.findDomain("plain"))
+        .get()
+        .extracting(d -> d.power())
+        .isEqualTo(Power.Running);
+    // Taking it again returns the same snapshot instead of failing: a retried reconcile.
+    assertThat(hypervisor.createSnapshot("plain", "before-upgrade", "again", true))
+        .isEqualTo(taken);
+  }
+
+  @Test
+  void aSnapshotOfAStoppedDomainHasNoMemoryAndDeletingItTwiceIsFine() throws Exception {
+    hypervisor.defineDomain(DOMAIN);
+
+    var taken = hypervisor.createSnapshot("plain", "cold", "by a test", true);
+    hypervisor.deleteSnapshot("plain", "cold");
+    hypervisor.deleteSnapshot("plain", "cold");
+
+    assertThat(taken.memoryIncluded()).isFalse();
+    assertThat(hypervisor.findSnapshot("plain", "cold")).isEmpty();
+    assertThat(hypervisor.findSnapshot("nowhere", "cold")).isEmpty();
+  }
+
+  @Test
+  void freezingWithoutAGuestAgentFailsWithLibvirtsReason() throws Exception {
+    hypervisor.defineDomain(DOMAIN);
+
+    assertThatThrownBy(() -> hypervisor.freezeFilesystems("plain"))
+        .isInstanceOf(HypervisorException.class)
+        .hasMessageContaining("freeze the file systems of domain plain: ");
+  }
+
+  @Test
   void aMissingDomainIsNotFound() {
     assertThatThrownBy(() -> hypervisor.shutdownDomain("nowhere"))
         .isInstanceOfSatisfying(

@@ -1,0 +1,51 @@
+package io.bastida.api.v1alpha1;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Where a snapshot is and whether it can be restored. */
+public class VirtualMachineSnapshotStatus implements WithConditions {
+  public Long observedGeneration;
+  public List<Condition> conditions = new ArrayList<>();
+
+  /** True once libvirt holds the snapshot and a restore may use it. */
+  public Boolean readyToUse;
+
+  /** The host whose images hold the snapshot. */
+  public String hostName;
+
+  /** The libvirt snapshot's name on the VM's domain. */
+  public String snapshotName;
+
+  public String creationTime;
+
+  /** Whether the guest's RAM was saved (asked for, and the VM was running). */
+  public Boolean memoryIncluded;
+
+  /**
+   * Bytes the snapshot holds on its own when created: the saved RAM state. Disk data is shared
+   * copy-on-write with the live disks and grows as the guest writes.
+   */
+  public Long sizeBytes;
+
+  @Override
+  public Long getObservedGeneration() {
+    return observedGeneration;
+  }
+
+  @Override
+  public void setObservedGeneration(Long observedGeneration) {
+    this.observedGeneration = observedGeneration;
+  }
+
+  @Override
+  public List<Condition> getConditions() {
+    return conditions;
+  }
+
+  @Override
+  public void setConditions(List<Condition> conditions) {
+    this.conditions = conditions;
+  }
+}
