@@ -10,12 +10,15 @@ import io.bastida.operator.host.HostStatusPlanner;
 import io.bastida.operator.host.HostTargets;
 import io.bastida.operator.migration.MigrationJobs;
 import io.bastida.operator.migration.VirtualMachineMigrationReconciler;
+import io.bastida.operator.restore.VirtualMachineRestoreReconciler;
+import io.bastida.operator.snapshot.VirtualMachineSnapshotReconciler;
 import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.storage.NativeNfsExportProbe;
 import io.bastida.operator.storage.NativeNfsVolumes;
 import io.bastida.operator.storage.StorageDomainReconciler;
 import io.bastida.operator.vm.DomainTypes;
 import io.bastida.operator.vm.VirtualMachineReconciler;
+import io.bastida.operator.vm.VmLocator;
 import io.bastida.operator.vm.cloudinit.SeedImage;
 import io.bastida.storage.QemuImg;
 import io.bastida.storage.nfs.NfsProbe;
@@ -120,6 +123,11 @@ public final class BastidaOperator implements AutoCloseable {
             clock,
             new VirtualMachineMigrationReconciler.Limits(
                 settings.migrationsPerHost(), settings.migrationsPerCluster())));
+    var locator = new VmLocator(connections, targets);
+    operator.register(
+        new VirtualMachineSnapshotReconciler(
+            locator, statusWriter, events, settings.vmRecheckInterval()));
+    operator.register(new VirtualMachineRestoreReconciler(locator, statusWriter, events, clock));
     health =
         settings.healthPort() > 0
             ? new HealthEndpoint(settings.healthPort(), operator.getRuntimeInfo())

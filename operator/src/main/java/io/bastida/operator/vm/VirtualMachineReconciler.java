@@ -5,6 +5,7 @@ import io.bastida.api.v1alpha1.RunStrategy;
 import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachine;
 import io.bastida.api.v1alpha1.VirtualMachineMigration;
+import io.bastida.api.v1alpha1.VirtualMachineRestore;
 import io.bastida.api.v1alpha1.VirtualMachineSpec;
 import io.bastida.api.v1alpha1.VirtualMachineStatus;
 import io.bastida.hypervisor.DomainState;
@@ -18,6 +19,7 @@ import io.bastida.operator.host.HostTargets;
 import io.bastida.operator.migration.MigrationFacts;
 import io.bastida.operator.migration.MigrationPreflight;
 import io.bastida.operator.migration.VirtualMachineMigrationReconciler;
+import io.bastida.operator.restore.VirtualMachineRestoreReconciler;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.storage.NativeNfsVolumes;
@@ -80,6 +82,7 @@ public class VirtualMachineReconciler
   private InformerEventSource<Host, VirtualMachine> hosts;
   private InformerEventSource<StorageDomain, VirtualMachine> storageDomains;
   private InformerEventSource<VirtualMachineMigration, VirtualMachine> migrations;
+  private InformerEventSource<VirtualMachineRestore, VirtualMachine> restores;
 
   public VirtualMachineReconciler(
       HostConnections connections,
@@ -138,7 +141,15 @@ public class VirtualMachineReconciler
                     m -> Set.of(new ResourceID(m.getSpec().vmName, m.getMetadata().getNamespace())))
                 .build(),
             context);
-    return List.of(hosts, storageDomains, domainEvents, migrations);
+    // Likewise a restore in place, from its start to its end.
+    restores =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(VirtualMachineRestore.class, VirtualMachine.class)
+                .withSecondaryToPrimaryMapper(
+                    r -> Set.of(new ResourceID(r.getSpec().vmName, r.getMetadata().getNamespace())))
+                .build(),
+            context);
+    return List.of(hosts, storageDomains, domainEvents, migrations, restores);
   }
 
   private static Set<ResourceID> allVms(EventSourceContext<VirtualMachine> context) {
@@ -192,6 +203,19 @@ public class VirtualMachineReconciler
           Conditions.replace(
               vm.getStatus().conditions,
               Conditions.of(VmConditions.MIGRATING, true, "Migrating", message));
+      return record(vm, status, recheckInterval);
+    }
+    Optional<VirtualMachineRestore> restoring = restoreInPlaceUnderWay(vm);
+    if (restoring.isPresent()) {
+      String message =
+          "VirtualMachineRestore "
+              + restoring.get().getMetadata().getName()
+              + " is restoring the VM";
+      status.printableStatus = "Restoring";
+      status.conditions =
+          Conditions.replace(
+              vm.getStatus().conditions,
+              Conditions.of(VmConditions.READY, false, "Restoring", message));
       return record(vm, status, recheckInterval);
     }
     try {
@@ -343,6 +367,15 @@ public class VirtualMachineReconciler
         .list(vm.getMetadata().getNamespace())
         .filter(m -> m.getSpec().vmName.equals(vm.getMetadata().getName()))
         .filter(VirtualMachineMigrationReconciler::isUnderWay)
+        .findFirst();
+  }
+
+  private Optional<VirtualMachineRestore> restoreInPlaceUnderWay(VirtualMachine vm) {
+    return restores
+        .list(vm.getMetadata().getNamespace())
+        .filter(r -> r.getSpec().vmName.equals(vm.getMetadata().getName()))
+        .filter(r -> VirtualMachineRestoreReconciler.INPLACE.equals(r.getSpec().target))
+        .filter(VirtualMachineRestoreReconciler::isUnderWay)
         .findFirst();
   }
 

@@ -91,6 +91,12 @@ final class NfsSession implements AutoCloseable {
     return nfs.call(NFS_PROGRAM, NFS_V3, procedure, arguments);
   }
 
+  /** As {@link #call(int, Consumer)}, for a reply of up to {@code maxReplyBytes} (READ's data). */
+  Xdr.Decoder call(int procedure, Consumer<Xdr.Encoder> arguments, int maxReplyBytes)
+      throws NfsException {
+    return nfs.call(NFS_PROGRAM, NFS_V3, procedure, arguments, maxReplyBytes);
+  }
+
   @Override
   public void close() {
     nfs.close();

@@ -96,13 +96,20 @@ final class RpcConnection implements Closeable {
    */
   Xdr.Decoder call(int program, int version, int procedure, Consumer<Xdr.Encoder> arguments)
       throws NfsException {
+    return call(program, version, procedure, arguments, MAX_REPLY_BYTES);
+  }
+
+  /** As {@link #call(int, int, int, Consumer)}, for a reply of up to {@code maxReplyBytes}. */
+  Xdr.Decoder call(
+      int program, int version, int procedure, Consumer<Xdr.Encoder> arguments, int maxReplyBytes)
+      throws NfsException {
     int xid = ThreadLocalRandom.current().nextInt();
     Xdr.Encoder message = callHeader(xid, program, version, procedure);
     arguments.accept(message);
     byte[] reply;
     try {
       out.write(RecordMarking.frame(message.toByteArray()));
-      reply = RecordMarking.read(in, MAX_REPLY_BYTES);
+      reply = RecordMarking.read(in, maxReplyBytes);
     } catch (SocketTimeoutException e) {
       throw new NfsException(
           Reason.Unreachable,
