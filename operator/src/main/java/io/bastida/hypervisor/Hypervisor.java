@@ -156,6 +156,34 @@ public interface Hypervisor extends AutoCloseable {
   void thawFilesystems(String domain) throws HypervisorException;
 
   /**
+   * Starts a pull-mode backup of a running domain, optionally creating a checkpoint at its start,
+   * and returns where its disks are served. The job runs until {@link #endBackup}; meanwhile the
+   * export shows the disks as they were at its start, whatever the guest writes. When the domain
+   * has a backup job already, that job's export is returned and nothing is started, so a retry
+   * after a lost reply finds its job again.
+   */
+  BackupExport beginPullBackup(String domain, PullBackupRequest request) throws HypervisorException;
+
+  /** The export of the domain's running pull-mode backup, or empty when it has none. */
+  Optional<BackupExport> runningBackup(String domain) throws HypervisorException;
+
+  /**
+   * Ends the domain's backup job; no job is fine. A checkpoint the job created stays: after a
+   * failed copy, delete it with {@link #deleteCheckpoint}, or the next incremental backup would
+   * miss the changes before it.
+   */
+  void endBackup(String domain) throws HypervisorException;
+
+  /** Names of the domain's checkpoints, each parent before its children. */
+  List<String> checkpoints(String domain) throws HypervisorException;
+
+  /**
+   * Deletes the checkpoint: its definition and its dirty bitmap in the disk images (changes since
+   * its parent are merged into the parent's). One that is already gone is fine.
+   */
+  void deleteCheckpoint(String domain, String checkpoint) throws HypervisorException;
+
+  /**
    * Calls the listener with a domain's name whenever the host reports a lifecycle change of it
    * (started, paused, stopped, crashed, undefined, ...), for as long as this connection lives.
    */

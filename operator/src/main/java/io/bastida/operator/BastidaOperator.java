@@ -3,6 +3,9 @@ package io.bastida.operator;
 import io.bastida.hypervisor.HostConnections;
 import io.bastida.hypervisor.HypervisorConnector;
 import io.bastida.hypervisor.libvirt.LibvirtConnector;
+import io.bastida.operator.backup.BackupCatalogReconciler;
+import io.bastida.operator.backup.BackupPolicyReconciler;
+import io.bastida.operator.backup.VirtualMachineBackupReconciler;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.host.HostDrain;
 import io.bastida.operator.host.HostReconciler;
@@ -20,7 +23,9 @@ import io.bastida.operator.vm.DomainTypes;
 import io.bastida.operator.vm.VirtualMachineReconciler;
 import io.bastida.operator.vm.VmLocator;
 import io.bastida.operator.vm.cloudinit.SeedImage;
+import io.bastida.storage.BackupCopier;
 import io.bastida.storage.QemuImg;
+import io.bastida.storage.nfs.NfsFiles;
 import io.bastida.storage.nfs.NfsProbe;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -127,7 +132,20 @@ public final class BastidaOperator implements AutoCloseable {
     operator.register(
         new VirtualMachineSnapshotReconciler(
             locator, statusWriter, events, settings.vmRecheckInterval()));
-    operator.register(new VirtualMachineRestoreReconciler(locator, statusWriter, events, clock));
+    var backupImages = new QemuImg(Duration.ofHours(12));
+    var nfsFiles = new NfsFiles(settings.hostReachTimeout());
+    var copier = new BackupCopier(Duration.ofHours(12));
+    operator.register(
+        new VirtualMachineRestoreReconciler(
+            locator, nfsFiles, backupImages, copier, statusWriter, events, clock));
+    operator.register(
+        new VirtualMachineBackupReconciler(
+            locator, copier, backupImages, nfsFiles, statusWriter, events, clock));
+    operator.register(
+        new BackupCatalogReconciler(nfsFiles, events, settings.storageRecheckInterval()));
+    operator.register(
+        new BackupPolicyReconciler(
+            statusWriter, events, clock, settings.scheduleRecheckInterval()));
     health =
         settings.healthPort() > 0
             ? new HealthEndpoint(settings.healthPort(), operator.getRuntimeInfo())

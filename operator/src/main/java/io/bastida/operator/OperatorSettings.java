@@ -11,6 +11,8 @@ import java.util.Map;
  * @param healthPort port of {@code /healthz} and {@code /readyz}; 0 turns the endpoint off
  * @param migrationsPerHost live migrations out of one host at a time
  * @param migrationsPerCluster live migrations in the whole cluster at a time
+ * @param scheduleRecheckInterval the longest a backup policy sleeps before it looks at the clock
+ *     again (its next run is usually sooner)
  */
 public record OperatorSettings(
     String namespace,
@@ -22,7 +24,8 @@ public record OperatorSettings(
     Duration vmRecheckInterval,
     Duration hostReachTimeout,
     int migrationsPerHost,
-    int migrationsPerCluster) {
+    int migrationsPerCluster,
+    Duration scheduleRecheckInterval) {
 
   public static final String LEASE_NAME = "bastida-operator";
 
@@ -37,7 +40,8 @@ public record OperatorSettings(
         seconds(env, "BASTIDA_VM_RECHECK_SECONDS", 120),
         seconds(env, "BASTIDA_HOST_REACH_TIMEOUT_SECONDS", 5),
         Integer.parseInt(env.getOrDefault("BASTIDA_MIGRATIONS_PER_HOST", "2")),
-        Integer.parseInt(env.getOrDefault("BASTIDA_MIGRATIONS_PER_CLUSTER", "5")));
+        Integer.parseInt(env.getOrDefault("BASTIDA_MIGRATIONS_PER_CLUSTER", "5")),
+        seconds(env, "BASTIDA_SCHEDULE_RECHECK_SECONDS", 30));
   }
 
   public OperatorSettings withMigrationLimits(int perHost, int perCluster) {
@@ -51,7 +55,8 @@ public record OperatorSettings(
         vmRecheckInterval,
         hostReachTimeout,
         perHost,
-        perCluster);
+        perCluster,
+        scheduleRecheckInterval);
   }
 
   private static Duration seconds(Map<String, String> env, String name, long fallback) {

@@ -3,19 +3,10 @@ package io.bastida.storage;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executor;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /**
@@ -36,7 +27,7 @@ public final class QemuImg {
    */
   public record ImageInfo(String format, long virtualSizeBytes, long actualSizeBytes) {}
 
-  /** qemu-img failed, timed out or could not be started. */
+  /** qemu-img (or qemu-io) failed, timed out or could not be started. */
   public static final class QemuImgException extends IOException {
     private static final long serialVersionUID = 1L;
 
@@ -68,16 +59,8 @@ public final class QemuImg {
   private static final Pattern PATH_SEGMENT = Pattern.compile("[A-Za-z0-9._-]+");
   private static final Pattern HOST = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?");
   private static final ObjectMapper JSON = new ObjectMapper();
-  // Each run reads stdout and stderr on their own threads, so neither pipe can fill and block it.
-  private static final Executor PIPE_READERS =
-      command -> {
-        Thread thread = new Thread(command, "qemu-img-output");
-        thread.setDaemon(true);
-        thread.start();
-      };
 
-  private final String binary;
-  private final Duration timeout;
+  private final QemuTool qemuImg;
 
   /** Runs {@code qemu-img} from the PATH; {@code timeout} bounds each run. */
   public QemuImg(Duration timeout) {
@@ -85,11 +68,7 @@ public final class QemuImg {
   }
 
   public QemuImg(String binary, Duration timeout) {
-    if (timeout.isNegative() || timeout.isZero()) {
-      throw new IllegalArgumentException("timeout must be positive: " + timeout);
-    }
-    this.binary = binary;
-    this.timeout = timeout;
+    this.qemuImg = new QemuTool(binary, timeout, MAX_OUTPUT_BYTES);
   }
 
   /**
@@ -110,6 +89,21 @@ public final class QemuImg {
   }
 
   /**
+   * {@code nfs://server/export/a/b/file} for a file in folders below the export, each part checked
+   * like {@link #nfsUrl}'s file name.
+   */
+  public static String nfsPathUrl(String server, String exportPath, String relativePath) {
+    String[] parts = relativePath.split("/", -1);
+    for (String part : parts) {
+      checkFileName(part);
+      if (part.equals(".") || part.equals("..")) {
+        throw new IllegalArgumentException("NFS path must not climb: " + relativePath);
+      }
+    }
+    return nfsUrl(server, exportPath, parts[0]).replaceFirst("/[^/]*$", "/") + relativePath;
+  }
+
+  /**
    * Creates an empty thin qcow2 image of {@code sizeBytes} (qemu-img rounds it up to a multiple of
    * 512). Refuses to overwrite: {@code qemu-img create} would truncate an existing image. The check
    * and the creation are two steps, so two callers racing on one name are not excluded.
@@ -124,7 +118,7 @@ public final class QemuImg {
     if (info(url).isPresent()) {
       throw new FileAlreadyExistsException(url, null, "image exists, not overwriting it");
     }
-    Result result = run(createArguments(url, sizeBytes));
+    QemuTool.Result result = qemuImg.run(createArguments(url, sizeBytes));
     if (result.exitCode() != 0) {
       throw result.failure();
     }
@@ -135,7 +129,7 @@ public final class QemuImg {
    * failure (unreachable server, refused export, unreadable image) is an exception.
    */
   public Optional<ImageInfo> info(String url) throws QemuImgException {
-    Result result = run(infoArguments(url));
+    QemuTool.Result result = qemuImg.run(infoArguments(url));
     if (result.exitCode() != 0) {
       if (isNoSuchFile(result.stderr())) {
         return Optional.empty();
@@ -155,8 +149,21 @@ public final class QemuImg {
    * skipped and an overwritten file would keep its old bytes there).
    */
   public void upload(java.nio.file.Path rawImage, String url) throws QemuImgException {
-    Result result =
-        run(List.of("convert", "-S", "0", "-f", "raw", "-O", "raw", rawImage.toString(), url));
+    QemuTool.Result result =
+        qemuImg.run(
+            List.of("convert", "-S", "0", "-f", "raw", "-O", "raw", rawImage.toString(), url));
+    if (result.exitCode() != 0) {
+      throw result.failure();
+    }
+  }
+
+  /**
+   * Points a qcow2 image at another backing file without touching its data ({@code rebase -u}): for
+   * a chain whose files moved, the new file must hold what the old one did.
+   */
+  public void rebaseUnsafe(String url, String backingUrl) throws QemuImgException {
+    QemuTool.Result result =
+        qemuImg.run(List.of("rebase", "-u", "-F", "qcow2", "-b", backingUrl, url));
     if (result.exitCode() != 0) {
       throw result.failure();
     }
@@ -174,7 +181,7 @@ public final class QemuImg {
         linked
             ? List.of("create", "-f", "qcow2", "-b", templateUrl, "-F", "qcow2", url)
             : List.of("convert", "-f", "qcow2", "-O", "qcow2", templateUrl, url);
-    Result result = run(arguments);
+    QemuTool.Result result = qemuImg.run(arguments);
     if (result.exitCode() != 0) {
       throw result.failure();
     }
@@ -240,78 +247,6 @@ public final class QemuImg {
         || file.equals(".")) {
       throw new IllegalArgumentException(
           "image file name must be 1 to 255 of [A-Za-z0-9._-], without '..': " + file);
-    }
-  }
-
-  private record Result(List<String> command, int exitCode, String stdout, String stderr) {
-    QemuImgException failure() {
-      String message = stderr.isEmpty() ? "no error output" : stderr;
-      return new QemuImgException(
-          String.join(" ", command) + " failed (exit " + exitCode + "): " + message,
-          exitCode,
-          stderr,
-          null);
-    }
-  }
-
-  private Result run(List<String> arguments) throws QemuImgException {
-    List<String> command = new ArrayList<>();
-    command.add(binary);
-    command.addAll(arguments);
-    String commandLine = String.join(" ", command);
-    ProcessBuilder builder = new ProcessBuilder(command);
-    // strerror() texts such as "No such file or directory" follow the locale.
-    builder.environment().put("LC_ALL", "C");
-    Process process;
-    try {
-      process = builder.start();
-    } catch (IOException e) {
-      throw new QemuImgException("cannot run " + commandLine + ": " + e.getMessage(), -1, "", e);
-    }
-    try {
-      closeQuietly(process.getOutputStream()); // qemu-img must never wait for input
-      CompletableFuture<String> stdout = readAsync(process.getInputStream());
-      CompletableFuture<String> stderr = readAsync(process.getErrorStream());
-      if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        process.destroyForcibly();
-        throw new QemuImgException(
-            commandLine + " timed out after " + timeout.toSeconds() + " s", -1, "", null);
-      }
-      return new Result(command, process.exitValue(), stdout.get().strip(), stderr.get().strip());
-    } catch (InterruptedException e) {
-      process.destroyForcibly();
-      Thread.currentThread().interrupt();
-      throw new QemuImgException(commandLine + " interrupted", -1, "", e);
-    } catch (ExecutionException e) {
-      process.destroyForcibly();
-      throw new QemuImgException(
-          "cannot read the output of " + commandLine + ": " + e.getCause().getMessage(),
-          -1,
-          "",
-          e.getCause());
-    }
-  }
-
-  // Keeps the first MAX_OUTPUT_BYTES and drains the rest, so the process never blocks on a pipe.
-  private static CompletableFuture<String> readAsync(InputStream stream) {
-    return CompletableFuture.supplyAsync(
-        () -> {
-          try (InputStream in = stream) {
-            byte[] kept = in.readNBytes(MAX_OUTPUT_BYTES);
-            in.transferTo(OutputStream.nullOutputStream());
-            return new String(kept, StandardCharsets.UTF_8);
-          } catch (IOException e) {
-            throw new UncheckedIOException(e);
-          }
-        },
-        PIPE_READERS);
-  }
-
-  private static void closeQuietly(OutputStream stream) {
-    try {
-      stream.close();
-    } catch (IOException e) {
-      // Nothing was written; the pipe is gone either way.
     }
   }
 }

@@ -37,9 +37,17 @@ public final class RunningOperator implements AutoCloseable {
       KubernetesClient client,
       OperatorSettings settings,
       UnaryOperator<HypervisorConnector> connectors) {
+    return start(client, settings, connectors, Clock.systemUTC());
+  }
+
+  /** Runs on the given clock: schedules and times follow it. */
+  public static RunningOperator start(
+      KubernetesClient client,
+      OperatorSettings settings,
+      UnaryOperator<HypervisorConnector> connectors,
+      Clock clock) {
     try {
-      BastidaOperator operator =
-          new BastidaOperator(client, settings, Clock.systemUTC(), connectors);
+      BastidaOperator operator = new BastidaOperator(client, settings, clock, connectors);
       operator.start();
       return new RunningOperator(client, operator);
     } catch (IOException e) {
@@ -60,7 +68,9 @@ public final class RunningOperator implements AutoCloseable {
         Duration.ofSeconds(60),
         Duration.ofSeconds(2),
         2,
-        5);
+        5,
+        // Backup policies under a test clock look at it often.
+        Duration.ofMillis(200));
   }
 
   @Override

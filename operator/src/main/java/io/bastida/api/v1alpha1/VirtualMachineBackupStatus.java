@@ -20,6 +20,9 @@ public class VirtualMachineBackupStatus implements WithConditions {
   /** The full backup at the root of this backup's chain. */
   public String chainBaseName;
 
+  /** This backup's place in its chain: 1 for a full. */
+  public Integer chainLength;
+
   /** The libvirt checkpoint taken with this backup: the base of the next incremental. */
   public String checkpointName;
 
@@ -49,7 +52,12 @@ public class VirtualMachineBackupStatus implements WithConditions {
   }
 
   public static class Disk {
+    /** The VM's disk, as its spec names it. */
     public String name;
+
+    /** The device the guest saw it as, e.g. vda. */
+    public String target;
+
     public String file;
     public Long virtualSizeBytes;
     public Long fileSizeBytes;

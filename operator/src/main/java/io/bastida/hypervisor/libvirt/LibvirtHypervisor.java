@@ -1,5 +1,6 @@
 package io.bastida.hypervisor.libvirt;
 
+import io.bastida.hypervisor.BackupExport;
 import io.bastida.hypervisor.DomainMetadata;
 import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.Hypervisor;
@@ -9,10 +10,12 @@ import io.bastida.hypervisor.MigrationRequest;
 import io.bastida.hypervisor.NodeFacts;
 import io.bastida.hypervisor.PoolDefinition;
 import io.bastida.hypervisor.PoolState;
+import io.bastida.hypervisor.PullBackupRequest;
 import io.bastida.hypervisor.SnapshotInfo;
 import io.bastida.hypervisor.VolumeState;
 import io.bastida.xml.SafeXml;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -697,6 +700,133 @@ final class LibvirtHypervisor implements Hypervisor {
     agentCall(name, "thaw the file systems of", DomainCalls::thawFilesystems);
   }
 
+  @Override
+  public BackupExport beginPullBackup(String name, PullBackupRequest request)
+      throws HypervisorException {
+    String action = "start a pull backup of domain " + name;
+    try {
+      Domain domain = requireDomain(name);
+      Optional<String> running = backupJobXml(domain);
+      if (running.isPresent()) {
+        // Ours from an earlier call only if it is the same backup; anything else is in the way.
+        if (!BackupXml.isJobFor(running.get(), request)) {
+          throw new HypervisorException(
+              HypervisorException.Failure.OperationFailed,
+              action + ": the domain runs another backup job");
+        }
+        return BackupXml.readExport(running.get());
+      }
+      String domainXml = domain.getXMLDesc(0);
+      String checkpointXml =
+          request.newCheckpoint() == null ? null : BackupXml.checkpoint(domainXml, request);
+      String backupXml = BackupXml.pullBackup(name, domainXml, request, System.currentTimeMillis());
+      domain.backupBegin(backupXml, checkpointXml, 0);
+      return BackupXml.readExport(domain.getBackupXMLDesc(0));
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify(action, e);
+    } catch (IllegalArgumentException e) {
+      throw new HypervisorException(
+          HypervisorException.Failure.OperationFailed, action + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public Optional<BackupExport> runningBackup(String name) throws HypervisorException {
+    try {
+      Domain domain = lookupDomain(name);
+      return domain == null ? Optional.empty() : backupJobXml(domain).map(BackupXml::readExport);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("read the backup job of domain " + name, e);
+    } catch (IllegalArgumentException e) {
+      throw new HypervisorException(
+          HypervisorException.Failure.OperationFailed,
+          "read the backup job of domain " + name + ": " + e.getMessage(),
+          e);
+    }
+  }
+
+  @Override
+  public void endBackup(String name) throws HypervisorException {
+    try {
+      Domain domain = lookupDomain(name);
+      // Another kind of job (a migration, a save) is not ours to abort.
+      if (domain == null || backupJobXml(domain).isEmpty()) {
+        return;
+      }
+      try {
+        domain.abortJob();
+      } catch (LibvirtException e) {
+        // The job may have ended between the look and the abort.
+        if (backupJobXml(domain).isPresent()) {
+          throw e;
+        }
+      }
+      // The abort returns before the job is gone; until then a new backup would find it running.
+      long deadline = System.nanoTime() + BACKUP_END_TIMEOUT.toNanos();
+      while (backupJobXml(domain).isPresent()) {
+        if (System.nanoTime() > deadline) {
+          throw new HypervisorException(
+              HypervisorException.Failure.OperationFailed,
+              "the backup job of domain "
+                  + name
+                  + " is still running "
+                  + BACKUP_END_TIMEOUT.toSeconds()
+                  + " s after it was aborted");
+        }
+        Thread.sleep(BACKUP_END_POLL.toMillis());
+      }
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("end the backup job of domain " + name, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new HypervisorException(
+          HypervisorException.Failure.OperationFailed,
+          "interrupted while ending the backup job of domain " + name,
+          e);
+    }
+  }
+
+  @Override
+  public List<String> checkpoints(String name) throws HypervisorException {
+    try {
+      List<String> names = new ArrayList<>();
+      for (DomainCheckpoint checkpoint :
+          requireDomain(name).listAllCheckpoints(CHECKPOINT_LIST_TOPOLOGICAL)) {
+        names.add(checkpoint.getName());
+      }
+      return names;
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("list the checkpoints of domain " + name, e);
+    }
+  }
+
+  @Override
+  public void deleteCheckpoint(String name, String checkpoint) throws HypervisorException {
+    try {
+      Domain domain = lookupDomain(name);
+      if (domain != null && List.of(domain.checkpointListNames()).contains(checkpoint)) {
+        domain.checkpointLookupByName(checkpoint).delete(0);
+      }
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("delete checkpoint " + checkpoint + " of domain " + name, e);
+    }
+  }
+
+  /** The definition of the domain's running backup job, or empty when it has none. */
+  private static Optional<String> backupJobXml(Domain domain) throws LibvirtException {
+    if (domain.isActive() == 0) {
+      return Optional.empty(); // libvirt backs up running domains only
+    }
+    try {
+      return Optional.of(domain.getBackupXMLDesc(0));
+    } catch (LibvirtException e) {
+      if (e.getError() != null && e.getError().getCode() == ErrorNumber.VIR_ERR_NO_DOMAIN_BACKUP) {
+        return Optional.empty();
+      }
+      throw e;
+    }
+  }
+
   private int agentCall(String name, String action, ToIntFunction<Domain> call)
       throws HypervisorException {
     try {
@@ -813,6 +943,8 @@ final class LibvirtHypervisor implements Hypervisor {
   private static final int ADDRESSES_FROM_AGENT = 1;
   private static final int AFFECT_LIVE = 1;
   private static final int UNDEFINE_ALL_METADATA = UNDEFINE_SNAPSHOT_METADATA | 4 | 32;
+  private static final Duration BACKUP_END_TIMEOUT = Duration.ofSeconds(30);
+  private static final Duration BACKUP_END_POLL = Duration.ofMillis(50);
   // VIR_DOMAIN_JOB_STATS_COMPLETED, VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED
   private static final int JOB_STATS_COMPLETED = 1;
   private static final int JOB_STATS_KEEP = 2;
@@ -823,6 +955,8 @@ final class LibvirtHypervisor implements Hypervisor {
   // VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE, VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY
   private static final int CHECKPOINT_REDEFINE = 1;
   private static final int CHECKPOINT_DELETE_METADATA_ONLY = 2;
+  // VIR_DOMAIN_CHECKPOINT_LIST_TOPOLOGICAL: each parent before its children
+  private static final int CHECKPOINT_LIST_TOPOLOGICAL = 2;
 
   private interface DomainAction {
     void apply(Domain domain) throws LibvirtException;

@@ -1,18 +1,32 @@
 package io.bastida.operator.restore;
 
 import io.bastida.api.v1alpha1.Host;
+import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachine;
+import io.bastida.api.v1alpha1.VirtualMachineBackup;
 import io.bastida.api.v1alpha1.VirtualMachineRestore;
 import io.bastida.api.v1alpha1.VirtualMachineRestoreStatus;
 import io.bastida.api.v1alpha1.VirtualMachineSnapshot;
+import io.bastida.api.v1alpha1.VirtualMachineSpec;
+import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.DomainState.Power;
 import io.bastida.hypervisor.HypervisorException;
+import io.bastida.operator.backup.BackupChainPlanner;
+import io.bastida.operator.backup.BackupLayout;
+import io.bastida.operator.backup.BackupManifest;
+import io.bastida.operator.backup.DomainDisks;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
+import io.bastida.operator.storage.StoragePlanner;
 import io.bastida.operator.vm.VmConditions;
 import io.bastida.operator.vm.VmLocator;
+import io.bastida.storage.BackupCopier;
+import io.bastida.storage.QemuImg;
+import io.bastida.storage.nfs.NfsException;
+import io.bastida.storage.nfs.NfsFiles;
 import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -23,10 +37,13 @@ import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -47,10 +64,16 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
   public static final String READY = "Ready";
   public static final String INPLACE = "InPlace";
 
+  /** On a VM a restore created: which restore (its uid) and from which backup. */
+  public static final String RESTORED_BY_ANNOTATION = "bastida.io/restored-by";
+
+  public static final String RESTORED_FROM_ANNOTATION = "bastida.io/restored-from";
+
   private static final Duration WAIT = Duration.ofSeconds(5);
   private static final Duration NEXT_STEP = Duration.ofMillis(100);
 
   private final VmLocator locator;
+  private final BackupFiles backupFiles;
   private final StatusWriter statusWriter;
   private final EventRecorder events;
   private final Clock clock;
@@ -58,10 +81,19 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
   private InformerEventSource<VirtualMachine, VirtualMachineRestore> vms;
   private InformerEventSource<Host, VirtualMachineRestore> hosts;
   private InformerEventSource<VirtualMachineSnapshot, VirtualMachineRestore> snapshots;
+  private InformerEventSource<VirtualMachineBackup, VirtualMachineRestore> backups;
+  private InformerEventSource<StorageDomain, VirtualMachineRestore> storageDomains;
 
   public VirtualMachineRestoreReconciler(
-      VmLocator locator, StatusWriter statusWriter, EventRecorder events, Clock clock) {
+      VmLocator locator,
+      NfsFiles files,
+      QemuImg qemuImg,
+      BackupCopier copier,
+      StatusWriter statusWriter,
+      EventRecorder events,
+      Clock clock) {
     this.locator = locator;
+    this.backupFiles = new BackupFiles(files, qemuImg, copier);
     this.statusWriter = statusWriter;
     this.events = events;
     this.clock = clock;
@@ -91,7 +123,27 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
                     s -> restoresNaming(context, s.getMetadata().getNamespace(), null, s))
                 .build(),
             context);
-    return List.of(vms, hosts, snapshots);
+    backups =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(
+                    VirtualMachineBackup.class, VirtualMachineRestore.class)
+                .withSecondaryToPrimaryMapper(
+                    b ->
+                        context
+                            .getPrimaryCache()
+                            .list(b.getMetadata().getNamespace())
+                            .filter(r -> b.getMetadata().getName().equals(r.getSpec().backupName))
+                            .map(ResourceID::fromResource)
+                            .collect(Collectors.toSet()))
+                .build(),
+            context);
+    storageDomains =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(StorageDomain.class, VirtualMachineRestore.class)
+                .withSecondaryToPrimaryMapper(d -> Set.of())
+                .build(),
+            context);
+    return List.of(vms, hosts, snapshots, backups, storageDomains);
   }
 
   private static Set<ResourceID> restoresNaming(
@@ -121,7 +173,267 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
     if (isFinished(status)) {
       return UpdateControl.noUpdate();
     }
-    return fromSnapshot(restore, status);
+    return restore.getSpec().backupName != null
+        ? fromBackup(restore, status, context)
+        : fromSnapshot(restore, status);
+  }
+
+  private UpdateControl<VirtualMachineRestore> fromBackup(
+      VirtualMachineRestore restore,
+      VirtualMachineRestoreStatus status,
+      Context<VirtualMachineRestore> context) {
+    var spec = restore.getSpec();
+    String namespace = restore.getMetadata().getNamespace();
+    Optional<VirtualMachineBackup> backup = backups.get(new ResourceID(spec.backupName, namespace));
+    if (backup.isEmpty() || !spec.vmName.equals(backup.get().getSpec().vmName)) {
+      return waiting(
+          restore,
+          status,
+          "BackupNotFound",
+          "VirtualMachineBackup " + spec.backupName + " of VM " + spec.vmName + " does not exist");
+    }
+    var backupStatus = backup.get().getStatus();
+    if (backupStatus != null && Conditions.isTrue(backupStatus.conditions, "Failed")) {
+      return fail(
+          restore,
+          status,
+          "BackupFailed",
+          "backup " + spec.backupName + " failed: nothing to restore");
+    }
+    if (backupStatus == null || !Conditions.isTrue(backupStatus.conditions, "Complete")) {
+      return waiting(
+          restore,
+          status,
+          "BackupNotComplete",
+          "backup " + spec.backupName + " is not Complete yet");
+    }
+    Optional<StorageDomain> storage =
+        storageDomains.get(new ResourceID(backup.get().getSpec().storageDomainName));
+    if (storage.isEmpty() || storage.get().getSpec().getNfs() == null) {
+      return waiting(
+          restore,
+          status,
+          "StorageDomainNotFound",
+          "the backup's StorageDomain " + backup.get().getSpec().storageDomainName + " is missing");
+    }
+    List<BackupLayout> chain;
+    try {
+      Map<String, BackupChainPlanner.ChainLink> links =
+          backups
+              .list(namespace)
+              .filter(b -> b.getSpec().vmName.equals(spec.vmName) && b.getStatus() != null)
+              .collect(
+                  Collectors.toMap(
+                      b -> b.getMetadata().getName(),
+                      b ->
+                          new BackupChainPlanner.ChainLink(
+                              b.getStatus().parentBackupName,
+                              Conditions.isTrue(b.getStatus().conditions, "Complete"))));
+      chain =
+          BackupChainPlanner.restoreChain(spec.backupName, links).stream()
+              .map(name -> new BackupLayout(namespace, spec.vmName, name))
+              .toList();
+    } catch (IllegalArgumentException e) {
+      return fail(restore, status, "BackupChainBroken", e.getMessage());
+    }
+    return INPLACE.equals(spec.target)
+        ? inPlaceFromBackup(restore, status, storage.get(), chain)
+        : newVmFromBackup(restore, status, storage.get(), chain, context);
+  }
+
+  /** A new VirtualMachine with copies of the backed-up disks, on the storage they came from. */
+  private UpdateControl<VirtualMachineRestore> newVmFromBackup(
+      VirtualMachineRestore restore,
+      VirtualMachineRestoreStatus status,
+      StorageDomain backupStorage,
+      List<BackupLayout> chain,
+      Context<VirtualMachineRestore> context) {
+    var spec = restore.getSpec();
+    String namespace = restore.getMetadata().getNamespace();
+    String uid = restore.getMetadata().getUid();
+    Optional<VirtualMachine> existing = vms.get(new ResourceID(spec.target, namespace));
+    if (existing.isPresent()) {
+      boolean ours =
+          uid.equals(existing.get().getMetadata().getAnnotations().get(RESTORED_BY_ANNOTATION));
+      return ours
+          ? succeed(
+              restore,
+              status,
+              existing.get(),
+              "restored backup " + spec.backupName + " into new VM " + spec.target)
+          : fail(
+              restore,
+              status,
+              "TargetExists",
+              "VirtualMachine " + spec.target + " exists already: restore into a new name");
+    }
+    if (status.startTime == null) {
+      status.startTime = now();
+      status.restoredVmName = spec.target;
+      return running(
+          restore, status, "restoring backup " + spec.backupName + " into new VM " + spec.target);
+    }
+    try {
+      BackupLayout last = chain.get(chain.size() - 1);
+      BackupManifest manifest = backupFiles.manifest(backupStorage, last);
+      VirtualMachineSpec vmSpec = backupFiles.vmSpec(backupStorage, last);
+      long restored = 0;
+      for (BackupManifest.Disk disk : manifest.disks()) {
+        VirtualMachineSpec.Disk specDisk =
+            vmSpec.disks.stream()
+                .filter(d -> d.name.equals(disk.name()))
+                .findFirst()
+                .orElseThrow(
+                    () ->
+                        new IllegalArgumentException(
+                            "disk " + disk.name() + " is not in the VM spec"));
+        String storageName = storageDomainOf(specDisk);
+        StorageDomain destination =
+            storageDomains
+                .get(new ResourceID(storageName))
+                .filter(d -> StoragePlanner.isNative(d.getSpec()))
+                .orElseThrow(
+                    () ->
+                        new IllegalArgumentException(
+                            "disk "
+                                + disk.name()
+                                + ": StorageDomain "
+                                + storageName
+                                + " is missing or not Native NFS"));
+        String volume =
+            namespace
+                + "-"
+                + spec.target
+                + "-"
+                + disk.name()
+                + "-"
+                + uid.substring(0, 8)
+                + ".qcow2";
+        var nfs = destination.getSpec().getNfs();
+        restored +=
+            backupFiles.restoreDisk(
+                backupStorage,
+                chain,
+                disk.target(),
+                QemuImg.nfsUrl(nfs.getServer(), nfs.getPath(), volume));
+        specDisk.blank = null;
+        specDisk.clone = null;
+        specDisk.image = new VirtualMachineSpec.VolumeRef();
+        specDisk.image.storageDomainName = storageName;
+        specDisk.image.volume = volume;
+      }
+      // A copy must not claim the original's MAC addresses or its pinned host.
+      vmSpec.interfaces.forEach(nic -> nic.macAddress = null);
+      vmSpec.hostName = null;
+      VirtualMachine vm = new VirtualMachine();
+      vm.setMetadata(
+          new ObjectMetaBuilder()
+              .withName(spec.target)
+              .withNamespace(namespace)
+              .withAnnotations(
+                  Map.of(RESTORED_BY_ANNOTATION, uid, RESTORED_FROM_ANNOTATION, spec.backupName))
+              .build());
+      vm.setSpec(vmSpec);
+      VirtualMachine created = context.getClient().resource(vm).create();
+      status.restoredBytes = restored;
+      return succeed(
+          restore,
+          status,
+          created,
+          "restored backup " + spec.backupName + " into new VM " + spec.target);
+    } catch (IOException | NfsException | IllegalArgumentException e) {
+      return fail(restore, status, "RestoreFailed", e.getMessage());
+    }
+  }
+
+  /**
+   * The VM itself goes back: it is stopped (gracefully first), its disks are overwritten with the
+   * backup's, and its snapshots and checkpoints are dropped (their data was in the old images).
+   */
+  private UpdateControl<VirtualMachineRestore> inPlaceFromBackup(
+      VirtualMachineRestore restore,
+      VirtualMachineRestoreStatus status,
+      StorageDomain backupStorage,
+      List<BackupLayout> chain) {
+    var spec = restore.getSpec();
+    String namespace = restore.getMetadata().getNamespace();
+    Optional<VirtualMachine> vm = vms.get(new ResourceID(spec.vmName, namespace));
+    VmLocator.Located located;
+    try {
+      located = locator.locate(vm, namespace, spec.vmName, name -> hosts.get(new ResourceID(name)));
+    } catch (VmLocator.Unavailable e) {
+      return waiting(restore, status, e.reason(), e.getMessage());
+    }
+    if (status.startTime == null) {
+      status.startTime = now();
+      status.restoredVmName = spec.vmName;
+      return running(
+          restore, status, "stopping VM " + spec.vmName + " to restore backup " + spec.backupName);
+    }
+    try {
+      var hypervisor = located.hypervisor();
+      DomainState domain =
+          hypervisor
+              .findDomain(located.domainName())
+              .orElseThrow(() -> new IllegalArgumentException("the VM's domain is not defined"));
+      if (domain.power() != Power.Off) {
+        Duration grace =
+            Duration.ofSeconds(
+                vm.get().getSpec().terminationGracePeriodSeconds == null
+                    ? 60
+                    : vm.get().getSpec().terminationGracePeriodSeconds);
+        if (clock.instant().isAfter(Instant.parse(status.startTime).plus(grace))) {
+          hypervisor.destroyDomain(located.domainName());
+        } else {
+          hypervisor.shutdownDomain(located.domainName());
+        }
+        return statusWriter.update(restore, status).rescheduleAfter(WAIT.toMillis() / 5);
+      }
+      hypervisor.detachMetadata(
+          located.domainName(), hypervisor.exportMetadata(located.domainName()));
+      BackupManifest manifest = backupFiles.manifest(backupStorage, chain.get(chain.size() - 1));
+      long restored = 0;
+      for (BackupManifest.Disk disk : manifest.disks()) {
+        String current =
+            DomainDisks.of(domain.xml()).stream()
+                .filter(d -> d.target().equals(disk.target()))
+                .map(DomainDisks.Disk::nfsUrl)
+                .filter(java.util.Objects::nonNull)
+                .findFirst()
+                .orElseThrow(
+                    () ->
+                        new IllegalArgumentException(
+                            "disk "
+                                + disk.target()
+                                + " is not on Native NFS storage: it cannot be restored in place"));
+        restored += backupFiles.restoreDisk(backupStorage, chain, disk.target(), current);
+      }
+      status.restoredBytes = restored;
+      return succeed(
+          restore,
+          status,
+          vm.get(),
+          "VM "
+              + spec.vmName
+              + " is back at backup "
+              + spec.backupName
+              + "; it starts as its run strategy says");
+    } catch (IOException | NfsException | HypervisorException | IllegalArgumentException e) {
+      return fail(restore, status, "RestoreFailed", e.getMessage());
+    }
+  }
+
+  private static String storageDomainOf(VirtualMachineSpec.Disk disk) {
+    if (disk.blank != null) {
+      return disk.blank.storageDomainName;
+    }
+    if (disk.clone != null) {
+      return disk.clone.storageDomainName;
+    }
+    if (disk.image != null) {
+      return disk.image.storageDomainName;
+    }
+    throw new IllegalArgumentException("disk " + disk.name + " has no storage domain");
   }
 
   private UpdateControl<VirtualMachineRestore> fromSnapshot(

@@ -7,10 +7,10 @@ import java.util.Map;
 import java.util.Objects;
 
 /** Kubernetes label selector semantics; an empty or missing selector matches everything. */
-final class LabelSelectors {
+public final class LabelSelectors {
   private LabelSelectors() {}
 
-  static boolean matches(LabelSelector selector, Map<String, String> labels) {
+  public static boolean matches(LabelSelector selector, Map<String, String> labels) {
     if (selector == null) {
       return true;
     }

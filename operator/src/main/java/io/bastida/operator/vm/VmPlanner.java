@@ -127,30 +127,47 @@ public final class VmPlanner {
         serialLogPath);
   }
 
-  private static List<DomainPlan.Disk> disks(
-      List<Disk> disks, Map<String, DomainPlan.DiskSource> sources, DomainPlan.DiskSource seed) {
-    List<DomainPlan.Disk> planned = new ArrayList<>();
+  /** The device the guest sees each disk of the spec as (e.g. vda), by disk name. */
+  public static Map<String, String> diskTargets(List<Disk> disks) {
+    Map<String, String> targets = new java.util.LinkedHashMap<>();
     int virtio = 0;
     int sata = 0;
     int scsi = 0;
     for (Disk disk : Optional.ofNullable(disks).orElse(List.of())) {
-      boolean cdrom = disk.iso != null;
-      // A CD-ROM cannot sit on virtio-blk: put it on SATA unless SCSI was asked for.
-      DomainPlan.Bus bus =
-          cdrom && disk.bus != VirtualMachineSpec.Bus.scsi
-              ? DomainPlan.Bus.sata
-              : DomainPlan.Bus.valueOf(
-                  (disk.bus == null ? VirtualMachineSpec.Bus.virtio : disk.bus).name());
       String target =
-          switch (bus) {
+          switch (busOf(disk)) {
             case virtio -> "vd" + letter(virtio++);
             case sata -> "sd" + letter(sata++);
             case scsi -> "sd" + letter(10 + scsi++);
           };
+      targets.put(disk.name, target);
+    }
+    return targets;
+  }
+
+  private static DomainPlan.Bus busOf(Disk disk) {
+    // A CD-ROM cannot sit on virtio-blk: put it on SATA unless SCSI was asked for.
+    return disk.iso != null && disk.bus != VirtualMachineSpec.Bus.scsi
+        ? DomainPlan.Bus.sata
+        : DomainPlan.Bus.valueOf(
+            (disk.bus == null ? VirtualMachineSpec.Bus.virtio : disk.bus).name());
+  }
+
+  private static List<DomainPlan.Disk> disks(
+      List<Disk> disks, Map<String, DomainPlan.DiskSource> sources, DomainPlan.DiskSource seed) {
+    List<DomainPlan.Disk> planned = new ArrayList<>();
+    Map<String, String> targets = diskTargets(disks);
+    int sata = 0;
+    for (Disk disk : Optional.ofNullable(disks).orElse(List.of())) {
+      boolean cdrom = disk.iso != null;
+      DomainPlan.Bus bus = busOf(disk);
+      if (bus == DomainPlan.Bus.sata) {
+        sata++;
+      }
       planned.add(
           new DomainPlan.Disk(
               disk.name,
-              target,
+              targets.get(disk.name),
               bus,
               disk.bootOrder,
               cdrom,

@@ -1,0 +1,676 @@
+package io.bastida.operator.backup;
+
+import io.bastida.api.v1alpha1.BackupMode;
+import io.bastida.api.v1alpha1.Host;
+import io.bastida.api.v1alpha1.StorageContent;
+import io.bastida.api.v1alpha1.StorageDomain;
+import io.bastida.api.v1alpha1.VirtualMachine;
+import io.bastida.api.v1alpha1.VirtualMachineBackup;
+import io.bastida.api.v1alpha1.VirtualMachineBackupStatus;
+import io.bastida.hypervisor.DomainState;
+import io.bastida.hypervisor.DomainState.Power;
+import io.bastida.hypervisor.HypervisorException;
+import io.bastida.operator.events.EventRecorder;
+import io.bastida.operator.migration.MigrationFacts;
+import io.bastida.operator.status.Conditions;
+import io.bastida.operator.status.StatusWriter;
+import io.bastida.operator.storage.StoragePlanner;
+import io.bastida.operator.vm.VmConditions;
+import io.bastida.operator.vm.VmLocator;
+import io.bastida.operator.vm.VmPlanner;
+import io.bastida.storage.BackupCopier;
+import io.bastida.storage.QemuImg;
+import io.bastida.storage.nfs.NfsException;
+import io.bastida.storage.nfs.NfsFiles;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.inbound.SimpleInboundEventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Carries out VirtualMachineBackups: decides full or incremental, records that decision, runs the
+ * copy on its own thread ({@link BackupRun}) and records how it ended. A backup is Complete only
+ * once its images were checked and checksummed and its manifest written; one that was running when
+ * the operator stopped is marked Failed and its files removed, never reported Complete.
+ */
+@ControllerConfiguration(name = "virtualmachinebackup")
+public class VirtualMachineBackupReconciler
+    implements Reconciler<VirtualMachineBackup>, Cleaner<VirtualMachineBackup> {
+  private static final Logger log = LoggerFactory.getLogger(VirtualMachineBackupReconciler.class);
+
+  public static final String PROGRESSING = "Progressing";
+  public static final String COMPLETE = "Complete";
+  public static final String FAILED = "Failed";
+  public static final String READY = "Ready";
+
+  /** Set on backups made from a manifest found on a storage domain (disaster recovery). */
+  public static final String REDISCOVERED_LABEL = "bastida.io/rediscovered";
+
+  private static final Duration NEXT_STEP = Duration.ofMillis(100);
+  private static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(2);
+  private static final Duration WAIT = Duration.ofSeconds(5);
+  private static final int MAX_MANIFEST_BYTES = 1 << 20;
+
+  private final VmLocator locator;
+  private final BackupJobs jobs;
+  private final BackupCopier copier;
+  private final QemuImg qemuImg;
+  private final NfsFiles files;
+  private final StatusWriter statusWriter;
+  private final EventRecorder events;
+  private final Clock clock;
+
+  /** Recorded as started by this process and not yet handed to a job. */
+  private final Set<String> recordedHere = ConcurrentHashMap.newKeySet();
+
+  private InformerEventSource<VirtualMachine, VirtualMachineBackup> vms;
+  private InformerEventSource<Host, VirtualMachineBackup> hosts;
+  private InformerEventSource<StorageDomain, VirtualMachineBackup> storageDomains;
+
+  public VirtualMachineBackupReconciler(
+      VmLocator locator,
+      BackupCopier copier,
+      QemuImg qemuImg,
+      NfsFiles files,
+      StatusWriter statusWriter,
+      EventRecorder events,
+      Clock clock) {
+    this.locator = locator;
+    this.jobs = new BackupJobs();
+    this.copier = copier;
+    this.qemuImg = qemuImg;
+    this.files = files;
+    this.statusWriter = statusWriter;
+    this.events = events;
+    this.clock = clock;
+  }
+
+  @Override
+  public List<EventSource<?, VirtualMachineBackup>> prepareEventSources(
+      EventSourceContext<VirtualMachineBackup> context) {
+    vms =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(VirtualMachine.class, VirtualMachineBackup.class)
+                .withSecondaryToPrimaryMapper(vm -> backupsOf(context, vm))
+                .build(),
+            context);
+    hosts =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(Host.class, VirtualMachineBackup.class)
+                .withSecondaryToPrimaryMapper(h -> Set.of())
+                .build(),
+            context);
+    storageDomains =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(StorageDomain.class, VirtualMachineBackup.class)
+                .withSecondaryToPrimaryMapper(d -> Set.of())
+                .build(),
+            context);
+    var ends = new SimpleInboundEventSource<VirtualMachineBackup>("backup-ends");
+    // A backup that ends lets the next one of its VM start.
+    jobs.onEnd(
+        key ->
+            context
+                .getPrimaryCache()
+                .list()
+                .filter(b -> b.getMetadata().getUid().equals(key) || !isFinished(b.getStatus()))
+                .forEach(b -> ends.propagateEvent(ResourceID.fromResource(b))));
+    return List.of(vms, hosts, storageDomains, ends);
+  }
+
+  private static Set<ResourceID> backupsOf(
+      EventSourceContext<VirtualMachineBackup> context, VirtualMachine vm) {
+    return context
+        .getPrimaryCache()
+        .list(vm.getMetadata().getNamespace())
+        .filter(b -> b.getSpec().vmName.equals(vm.getMetadata().getName()))
+        .filter(b -> !isFinished(b.getStatus()))
+        .map(ResourceID::fromResource)
+        .collect(Collectors.toSet());
+  }
+
+  @Override
+  public UpdateControl<VirtualMachineBackup> reconcile(
+      VirtualMachineBackup backup, Context<VirtualMachineBackup> context) {
+    VirtualMachineBackupStatus status =
+        backup.getStatus() == null
+            ? new VirtualMachineBackupStatus()
+            : Serialization.clone(backup.getStatus());
+    String key = backup.getMetadata().getUid();
+    if (isFinished(status)) {
+      jobs.forget(key);
+      return UpdateControl.noUpdate();
+    }
+    if ("true".equals(backup.getMetadata().getLabels().get(REDISCOVERED_LABEL))) {
+      return fromManifest(backup, status);
+    }
+    if (status.startTime == null) {
+      return admit(backup, status, context);
+    }
+    Optional<BackupJobs.Job> job = jobs.get(key);
+    if (job.isEmpty()) {
+      return recordedHere.remove(key)
+          ? start(backup, status, context)
+          : fail(
+              backup,
+              status,
+              "Interrupted",
+              "the operator stopped while this backup was running; its files were removed",
+              true);
+    }
+    if (!job.get().outcome().isDone()) {
+      status.progress = new VirtualMachineBackupStatus.Progress();
+      status.progress.processedBytes = job.get().run().processedBytes();
+      status.progress.totalBytes = job.get().run().totalBytes();
+      return statusWriter.update(backup, status).rescheduleAfter(PROGRESS_INTERVAL.toMillis());
+    }
+    BackupRun.Outcome outcome = job.get().outcome().join();
+    jobs.forget(key);
+    if (outcome instanceof BackupRun.Completed completed) {
+      return complete(backup, status, completed.manifest());
+    }
+    BackupRun.Failed failed = (BackupRun.Failed) outcome;
+    return fail(backup, status, failed.reason(), failed.message(), false);
+  }
+
+  /**
+   * Checks, then the decision (full or incremental, parent, checkpoint), recorded before acting.
+   */
+  private UpdateControl<VirtualMachineBackup> admit(
+      VirtualMachineBackup backup,
+      VirtualMachineBackupStatus status,
+      Context<VirtualMachineBackup> context) {
+    var spec = backup.getSpec();
+    String namespace = backup.getMetadata().getNamespace();
+    Optional<StorageDomain> storage = storageDomains.get(new ResourceID(spec.storageDomainName));
+    if (storage.isEmpty()) {
+      return waiting(
+          backup,
+          status,
+          "StorageDomainNotFound",
+          "StorageDomain " + spec.storageDomainName + " does not exist");
+    }
+    Optional<String> unusable = unusableForBackups(storage.get());
+    if (unusable.isPresent()) {
+      return fail(backup, status, "StorageDomainNotForBackups", unusable.get(), false);
+    }
+    Optional<VirtualMachineBackup> other = otherBackupUnderWay(backup, context);
+    if (other.isPresent()) {
+      return waiting(
+          backup,
+          status,
+          "WaitingForOtherBackup",
+          "backup " + other.get().getMetadata().getName() + " of the same VM is running");
+    }
+    Optional<VirtualMachine> vm = vms.get(new ResourceID(spec.vmName, namespace));
+    if (vm.isPresent()
+        && vm.get().getStatus() != null
+        && Conditions.isTrue(vm.get().getStatus().conditions, VmConditions.MIGRATING)) {
+      return waiting(backup, status, "VmMigrating", "waiting for the VM's migration to end");
+    }
+    VmLocator.Located located;
+    Optional<DomainState> domain;
+    List<String> checkpoints;
+    try {
+      located = locator.locate(vm, namespace, spec.vmName, name -> hosts.get(new ResourceID(name)));
+      domain = located.hypervisor().findDomain(located.domainName());
+      if (domain.isEmpty()) {
+        return waiting(backup, status, "DomainNotDefined", "the VM's domain is not defined yet");
+      }
+      checkpoints =
+          domain.get().power() == Power.Off
+              ? List.of()
+              : located.hypervisor().checkpoints(located.domainName());
+    } catch (VmLocator.Unavailable e) {
+      return waiting(backup, status, e.reason(), e.getMessage());
+    } catch (HypervisorException e) {
+      return waiting(backup, status, "HostNotReady", e.getMessage());
+    }
+    boolean running = domain.get().power() != Power.Off;
+    Set<String> disks =
+        DomainDisks.writable(domain.get().xml()).stream()
+            .map(DomainDisks.Disk::target)
+            .collect(Collectors.toSet());
+    Optional<VirtualMachineBackup> latest = latestComplete(backup, context);
+    var plan =
+        BackupChainPlanner.plan(
+            new BackupChainPlanner.Inputs(
+                spec.mode == null ? BackupMode.Full : spec.mode,
+                spec.fullEvery == null ? 1 : spec.fullEvery,
+                running,
+                latest.map(VirtualMachineBackupReconciler::previous).orElse(null),
+                Set.copyOf(checkpoints),
+                disks));
+    String name = backup.getMetadata().getName();
+    // Recorded first: a restart finds the decision and knows a copy may have begun.
+    status.startTime = now();
+    status.hostName = located.hostName();
+    status.mode = plan.mode();
+    status.parentBackupName = plan.parentBackupName();
+    status.chainLength = plan.chainLength();
+    status.chainBaseName =
+        plan.mode() == BackupMode.Full
+            ? name
+            : latest.map(b -> b.getStatus().chainBaseName).orElse(null);
+    status.checkpointName = plan.createCheckpoint() ? checkpointName(backup) : null;
+    status.location = new BackupLayout(namespace, spec.vmName, name).folder();
+    status.printableStatus = "Running";
+    status.verified = false;
+    status.conditions =
+        List.of(
+            Conditions.of(PROGRESSING, true, plan.reason().name(), plan.message()),
+            Conditions.of(READY, false, "Running", plan.message()));
+    recordedHere.add(backup.getMetadata().getUid());
+    events.normal(backup, "Started", plan.message());
+    return statusWriter.update(backup, status).rescheduleAfter(NEXT_STEP.toMillis());
+  }
+
+  private UpdateControl<VirtualMachineBackup> start(
+      VirtualMachineBackup backup,
+      VirtualMachineBackupStatus status,
+      Context<VirtualMachineBackup> context) {
+    var spec = backup.getSpec();
+    String namespace = backup.getMetadata().getNamespace();
+    Optional<StorageDomain> storage = storageDomains.get(new ResourceID(spec.storageDomainName));
+    Optional<VirtualMachine> vm = vms.get(new ResourceID(spec.vmName, namespace));
+    try {
+      if (storage.isEmpty()) {
+        throw new VmLocator.Unavailable(
+            "StorageDomainNotFound", "StorageDomain " + spec.storageDomainName + " is gone");
+      }
+      var located =
+          locator.locate(vm, namespace, spec.vmName, name -> hosts.get(new ResourceID(name)));
+      DomainState domain =
+          located
+              .hypervisor()
+              .findDomain(located.domainName())
+              .orElseThrow(
+                  () -> new VmLocator.Unavailable("DomainNotDefined", "the VM's domain is gone"));
+      Host host = located.host();
+      var nfs = storage.get().getSpec().getNfs();
+      Map<String, Long> parentSizes =
+          status.parentBackupName == null
+              ? Map.of()
+              : parent(context, backup, status.parentBackupName)
+                  .map(
+                      p ->
+                          p.getStatus().disks.stream()
+                              .collect(
+                                  Collectors.toMap(
+                                      d -> d.target,
+                                      d -> d.virtualSizeBytes == null ? 0L : d.virtualSizeBytes)))
+                  .orElse(Map.of());
+      boolean started =
+          jobs.start(
+              backup.getMetadata().getUid(),
+              located.hostName(),
+              port ->
+                  new BackupRun(
+                      located.hypervisor(),
+                      copier,
+                      qemuImg,
+                      files,
+                      clock,
+                      new BackupRun.Request(
+                          new BackupLayout(namespace, spec.vmName, backup.getMetadata().getName()),
+                          vm.get().getMetadata().getUid(),
+                          backup.getMetadata().getLabels().get(BackupPolicyReconciler.POLICY_LABEL),
+                          spec.storageDomainName,
+                          located.hostName(),
+                          nfs.getServer(),
+                          nfs.getPath(),
+                          new BackupChainPlanner.Plan(
+                              status.mode,
+                              status.parentBackupName,
+                              status.parentBackupName == null
+                                  ? null
+                                  : parent(context, backup, status.parentBackupName)
+                                      .map(p -> p.getStatus().checkpointName)
+                                      .orElse(null),
+                              status.checkpointName != null,
+                              status.chainLength,
+                              null,
+                              null),
+                          status.chainBaseName,
+                          status.checkpointName,
+                          parentSizes,
+                          VmPlanner.diskTargets(vm.get().getSpec().disks).entrySet().stream()
+                              .collect(Collectors.toMap(Map.Entry::getValue, Map.Entry::getKey)),
+                          MigrationFacts.migrationAddress(host),
+                          port,
+                          located.domainName(),
+                          domain.xml(),
+                          Serialization.asJson(vm.get().getSpec()),
+                          domain.power() != Power.Off,
+                          Boolean.TRUE.equals(spec.verify),
+                          spec.bandwidthMiBPerSecond == null
+                              ? null
+                              : spec.bandwidthMiBPerSecond * 1024L * 1024L,
+                          Instant.parse(status.startTime))));
+      if (!started) {
+        recordedHere.add(backup.getMetadata().getUid());
+        return waiting(backup, status, "WaitingForPort", "every backup port of the host is in use");
+      }
+      return statusWriter.update(backup, status).rescheduleAfter(PROGRESS_INTERVAL.toMillis());
+    } catch (VmLocator.Unavailable e) {
+      return fail(backup, status, e.reason(), e.getMessage(), true);
+    } catch (HypervisorException e) {
+      return fail(backup, status, "HostNotReady", e.getMessage(), true);
+    }
+  }
+
+  private UpdateControl<VirtualMachineBackup> complete(
+      VirtualMachineBackup backup, VirtualMachineBackupStatus status, BackupManifest manifest) {
+    applyManifest(status, manifest);
+    String message =
+        manifest.mode()
+            + " backup of "
+            + manifest.disks().size()
+            + " disk(s), "
+            + manifest.totalBytes()
+            + " bytes stored at "
+            + status.location;
+    status.conditions =
+        List.of(
+            Conditions.of(PROGRESSING, false, "Complete", message),
+            Conditions.of(COMPLETE, true, "Complete", message),
+            Conditions.of(READY, true, "Complete", message));
+    events.normal(backup, "Completed", message);
+    log.info("VirtualMachineBackup({}): {}", name(backup), message);
+    return statusWriter.update(backup, status);
+  }
+
+  private static void applyManifest(VirtualMachineBackupStatus status, BackupManifest manifest) {
+    status.mode = manifest.mode();
+    status.parentBackupName = manifest.parentBackupName();
+    status.chainBaseName = manifest.chainBaseName();
+    status.chainLength = manifest.chainLength();
+    status.checkpointName = manifest.checkpointName();
+    status.hostName = manifest.hostName();
+    status.startTime = manifest.startedAt().toString();
+    status.completionTime = manifest.completedAt().truncatedTo(ChronoUnit.SECONDS).toString();
+    status.location =
+        new BackupLayout(manifest.namespace(), manifest.vmName(), manifest.backupName()).folder();
+    status.totalBytes = manifest.totalBytes();
+    status.progress = null;
+    status.printableStatus = "Complete";
+    status.verified = manifest.verified() != null && manifest.verified().ok();
+    status.disks =
+        manifest.disks().stream()
+            .map(
+                d -> {
+                  var disk = new VirtualMachineBackupStatus.Disk();
+                  disk.name = d.name();
+                  disk.target = d.target();
+                  disk.file = d.file();
+                  disk.virtualSizeBytes = d.virtualSizeBytes();
+                  disk.fileSizeBytes = d.fileSizeBytes();
+                  disk.sha256 = d.sha256();
+                  return disk;
+                })
+            .toList();
+  }
+
+  /** A backup found on a storage domain: its status comes from its manifest, nothing runs. */
+  private UpdateControl<VirtualMachineBackup> fromManifest(
+      VirtualMachineBackup backup, VirtualMachineBackupStatus status) {
+    Optional<StorageDomain> storage =
+        storageDomains.get(new ResourceID(backup.getSpec().storageDomainName));
+    if (storage.isEmpty() || storage.get().getSpec().getNfs() == null) {
+      return waiting(
+          backup,
+          status,
+          "StorageDomainNotFound",
+          "StorageDomain " + backup.getSpec().storageDomainName + " does not exist");
+    }
+    var nfs = storage.get().getSpec().getNfs();
+    var layout =
+        new BackupLayout(
+            backup.getMetadata().getNamespace(),
+            backup.getSpec().vmName,
+            backup.getMetadata().getName());
+    try {
+      BackupManifest manifest =
+          BackupManifest.parse(
+              new String(
+                  files.readFile(
+                      nfs.getServer(), nfs.getPath(), layout.manifestPath(), MAX_MANIFEST_BYTES),
+                  StandardCharsets.UTF_8));
+      applyManifest(status, manifest);
+      status.rediscovered = true;
+      String message = "found on storage domain " + backup.getSpec().storageDomainName;
+      status.conditions =
+          List.of(
+              Conditions.of(PROGRESSING, false, "Rediscovered", message),
+              Conditions.of(COMPLETE, true, "Rediscovered", message),
+              Conditions.of(READY, true, "Rediscovered", message));
+      return statusWriter.update(backup, status);
+    } catch (NfsException | IllegalArgumentException e) {
+      return fail(backup, status, "ManifestUnreadable", e.getMessage(), false);
+    }
+  }
+
+  private UpdateControl<VirtualMachineBackup> fail(
+      VirtualMachineBackup backup,
+      VirtualMachineBackupStatus status,
+      String reason,
+      String message,
+      boolean removeFiles) {
+    if (removeFiles) {
+      removeLeftovers(backup, status);
+    }
+    status.completionTime = now();
+    status.printableStatus = "Failed";
+    status.progress = null;
+    status.conditions =
+        List.of(
+            Conditions.of(PROGRESSING, false, reason, message),
+            Conditions.of(FAILED, true, reason, message),
+            Conditions.of(READY, false, reason, message));
+    events.warning(backup, reason, message);
+    log.warn("VirtualMachineBackup({}): failed: {}: {}", name(backup), reason, message);
+    return statusWriter.update(backup, status);
+  }
+
+  /** What an interrupted run may have left: its libvirt job, its new checkpoint, its files. */
+  private void removeLeftovers(VirtualMachineBackup backup, VirtualMachineBackupStatus status) {
+    var spec = backup.getSpec();
+    String namespace = backup.getMetadata().getNamespace();
+    try {
+      var located =
+          locator.locate(
+              vms.get(new ResourceID(spec.vmName, namespace)),
+              namespace,
+              spec.vmName,
+              name -> hosts.get(new ResourceID(name)));
+      if (located.hypervisor().runningBackup(located.domainName()).isPresent()) {
+        located.hypervisor().endBackup(located.domainName());
+      }
+      if (status.checkpointName != null
+          && located
+              .hypervisor()
+              .checkpoints(located.domainName())
+              .contains(status.checkpointName)) {
+        located.hypervisor().deleteCheckpoint(located.domainName(), status.checkpointName);
+      }
+    } catch (VmLocator.Unavailable | HypervisorException | RuntimeException e) {
+      log.warn(
+          "VirtualMachineBackup({}): left its libvirt job as is: {}", name(backup), e.getMessage());
+    }
+    removeFiles(backup, status);
+  }
+
+  private void removeFiles(VirtualMachineBackup backup, VirtualMachineBackupStatus status) {
+    Optional<StorageDomain> storage =
+        storageDomains.get(new ResourceID(backup.getSpec().storageDomainName));
+    if (status.location == null || storage.isEmpty() || storage.get().getSpec().getNfs() == null) {
+      return;
+    }
+    var nfs = storage.get().getSpec().getNfs();
+    try {
+      files.removeTree(nfs.getServer(), nfs.getPath(), status.location);
+    } catch (NfsException | RuntimeException e) {
+      log.warn(
+          "VirtualMachineBackup({}): could not remove its files: {}", name(backup), e.getMessage());
+    }
+  }
+
+  private UpdateControl<VirtualMachineBackup> waiting(
+      VirtualMachineBackup backup,
+      VirtualMachineBackupStatus status,
+      String reason,
+      String message) {
+    boolean changed =
+        Conditions.find(status.conditions, READY)
+            .map(Condition::getReason)
+            .filter(reason::equals)
+            .isEmpty();
+    if (changed) {
+      events.warning(backup, reason, message);
+    }
+    if (status.printableStatus == null) {
+      status.printableStatus = "Pending";
+    }
+    status.conditions =
+        Conditions.replace(status.conditions, Conditions.of(READY, false, reason, message));
+    return statusWriter.update(backup, status).rescheduleAfter(WAIT.toMillis());
+  }
+
+  @Override
+  public DeleteControl cleanup(VirtualMachineBackup backup, Context<VirtualMachineBackup> context) {
+    String key = backup.getMetadata().getUid();
+    if (jobs.get(key).map(j -> !j.outcome().isDone()).orElse(false)) {
+      // Its files are being written: removing them now would race the copy.
+      return DeleteControl.noFinalizerRemoval().rescheduleAfter(WAIT.toMillis());
+    }
+    jobs.forget(key);
+    Optional<VirtualMachineBackup> child =
+        context
+            .getPrimaryCache()
+            .list(backup.getMetadata().getNamespace())
+            .filter(b -> b.getStatus() != null)
+            .filter(b -> backup.getMetadata().getName().equals(b.getStatus().parentBackupName))
+            .filter(b -> backup.getSpec().vmName.equals(b.getSpec().vmName))
+            .findFirst();
+    if (child.isPresent()) {
+      events.warning(
+          backup,
+          "NeededByIncremental",
+          "backup " + child.get().getMetadata().getName() + " builds on this one: delete it first");
+      return DeleteControl.noFinalizerRemoval().rescheduleAfter(WAIT.toMillis() * 6);
+    }
+    VirtualMachineBackupStatus status =
+        backup.getStatus() == null ? new VirtualMachineBackupStatus() : backup.getStatus();
+    removeFiles(backup, status);
+    return DeleteControl.defaultDelete();
+  }
+
+  /**
+   * Why the storage domain cannot take backups, if it cannot: it must say so in its content, and
+   * the operator writes backups over NFS itself (Native access).
+   */
+  static Optional<String> unusableForBackups(StorageDomain storage) {
+    String name = storage.getMetadata().getName();
+    var content = storage.getSpec().getContent();
+    if (content == null || !content.contains(StorageContent.Backups)) {
+      return Optional.of("StorageDomain " + name + " does not list Backups in its content");
+    }
+    if (!StoragePlanner.isNative(storage.getSpec())) {
+      return Optional.of(
+          "StorageDomain "
+              + name
+              + " is not Native NFS: backups are written over NFS by the operator itself");
+    }
+    return Optional.empty();
+  }
+
+  private static Optional<VirtualMachineBackup> otherBackupUnderWay(
+      VirtualMachineBackup backup, Context<VirtualMachineBackup> context) {
+    return context
+        .getPrimaryCache()
+        .list(backup.getMetadata().getNamespace())
+        .filter(b -> !b.getMetadata().getUid().equals(backup.getMetadata().getUid()))
+        .filter(b -> b.getSpec().vmName.equals(backup.getSpec().vmName))
+        .filter(b -> b.getStatus() != null && b.getStatus().startTime != null)
+        .filter(b -> !isFinished(b.getStatus()))
+        .findFirst();
+  }
+
+  /** The VM's newest Complete backup on the same storage domain: the parent of an incremental. */
+  private static Optional<VirtualMachineBackup> latestComplete(
+      VirtualMachineBackup backup, Context<VirtualMachineBackup> context) {
+    return context
+        .getPrimaryCache()
+        .list(backup.getMetadata().getNamespace())
+        .filter(b -> !b.getMetadata().getUid().equals(backup.getMetadata().getUid()))
+        .filter(b -> b.getSpec().vmName.equals(backup.getSpec().vmName))
+        .filter(b -> b.getSpec().storageDomainName.equals(backup.getSpec().storageDomainName))
+        .filter(b -> b.getStatus() != null && isComplete(b.getStatus()))
+        .max(Comparator.comparing(b -> b.getStatus().startTime));
+  }
+
+  private static Optional<VirtualMachineBackup> parent(
+      Context<VirtualMachineBackup> context, VirtualMachineBackup backup, String parentName) {
+    return context
+        .getPrimaryCache()
+        .get(new ResourceID(parentName, backup.getMetadata().getNamespace()))
+        .filter(p -> p.getStatus() != null);
+  }
+
+  private static BackupChainPlanner.PreviousBackup previous(VirtualMachineBackup backup) {
+    var status = backup.getStatus();
+    return new BackupChainPlanner.PreviousBackup(
+        backup.getMetadata().getName(),
+        isComplete(status),
+        status.checkpointName,
+        status.chainLength == null ? 1 : status.chainLength,
+        status.disks.stream().map(d -> d.target).collect(Collectors.toSet()));
+  }
+
+  /** Unique per backup, so a failed one's leftover checkpoint never collides with the next. */
+  private static String checkpointName(VirtualMachineBackup backup) {
+    return "bastida-" + backup.getMetadata().getName();
+  }
+
+  static boolean isComplete(VirtualMachineBackupStatus status) {
+    return status != null && Conditions.isTrue(status.conditions, COMPLETE);
+  }
+
+  static boolean isFinished(VirtualMachineBackupStatus status) {
+    return status != null
+        && (Conditions.isTrue(status.conditions, COMPLETE)
+            || Conditions.isTrue(status.conditions, FAILED));
+  }
+
+  private String now() {
+    return clock.instant().truncatedTo(ChronoUnit.SECONDS).toString();
+  }
+
+  private static String name(VirtualMachineBackup backup) {
+    return backup.getMetadata().getNamespace() + "/" + backup.getMetadata().getName();
+  }
+}
