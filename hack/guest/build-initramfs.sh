@@ -98,6 +98,47 @@ echo "BASTIDA-GUEST-CRASH boot_id=$(cat /proc/sys/kernel/random/boot_id)" >/dev/
 EOF
 chmod 755 "$ROOT/www/cgi-bin/crash"
 
+# GET /cgi-bin/write?offset=MiB&size=MiB[&byte=0-255] fills that range of the first virtio disk
+# with the byte (random data without one): tests of snapshots and backups. It answers only once
+# the data is flushed to the host's image, so a backup or snapshot started after it sees the data.
+cat >"$ROOT/www/cgi-bin/write" <<'EOF'
+#!/bin/sh
+DISK=/dev/vda
+reject() {
+  # busybox httpd passes a CGI's own status line through; "Status:" headers it does not know.
+  printf 'HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\n\r\n%s\n' "$1"
+  exit 0
+}
+is_count() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
+OFFSET= SIZE= BYTE=
+IFS='&'
+for pair in $QUERY_STRING; do
+  case $pair in
+    offset=*) OFFSET=${pair#offset=} ;;
+    size=*) SIZE=${pair#size=} ;;
+    byte=*) BYTE=${pair#byte=} ;;
+  esac
+done
+unset IFS
+is_count "$OFFSET" || reject "offset: a whole number of MiB, got '$OFFSET'"
+is_count "$SIZE" && [ "$SIZE" -gt 0 ] || reject "size: a positive whole number of MiB, got '$SIZE'"
+[ -b $DISK ] || reject "no disk $DISK"
+DISK_MIB=$(($(cat /sys/block/vda/size) / 2048))
+[ $((OFFSET + SIZE)) -le "$DISK_MIB" ] || reject "offset+size beyond the ${DISK_MIB} MiB disk"
+# fullblock: reads from a pipe come in pieces smaller than 1 MiB, which dd would count as blocks.
+if [ -n "$BYTE" ]; then
+  is_count "$BYTE" && [ "$BYTE" -le 255 ] || reject "byte: 0 to 255, got '$BYTE'"
+  dd if=/dev/zero bs=1M count="$SIZE" 2>/dev/null | tr '\000' "\\$(printf %03o "$BYTE")" |
+    dd of=$DISK bs=1M seek="$OFFSET" count="$SIZE" iflag=fullblock conv=notrunc,fsync 2>/dev/null
+else
+  dd if=/dev/urandom of=$DISK bs=1M seek="$OFFSET" count="$SIZE" iflag=fullblock \
+    conv=notrunc,fsync 2>/dev/null
+fi || reject "dd to $DISK failed"
+sync
+printf 'Content-Type: text/plain\r\n\r\nwrote %s MiB at offset %s MiB\n' "$SIZE" "$OFFSET"
+EOF
+chmod 755 "$ROOT/www/cgi-bin/write"
+
 cat >"$ROOT/init" <<'EOF'
 #!/bin/sh
 # Bastida test guest (hack/guest/build-initramfs.sh). PID 1; never exits.

@@ -129,10 +129,14 @@ public final class BastidaOperator implements AutoCloseable {
             new VirtualMachineMigrationReconciler.Limits(
                 settings.migrationsPerHost(), settings.migrationsPerCluster())));
     var locator = new VmLocator(connections, targets);
+    var backupImages = new QemuImg(Duration.ofHours(12));
     operator.register(
         new VirtualMachineSnapshotReconciler(
-            locator, statusWriter, events, settings.vmRecheckInterval()));
-    var backupImages = new QemuImg(Duration.ofHours(12));
+            locator,
+            new QemuImg(Duration.ofMinutes(1)),
+            statusWriter,
+            events,
+            settings.vmRecheckInterval()));
     var nfsFiles = new NfsFiles(settings.hostReachTimeout());
     var copier = new BackupCopier(Duration.ofHours(12));
     operator.register(

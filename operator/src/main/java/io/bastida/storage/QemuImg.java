@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
@@ -24,8 +25,21 @@ public final class QemuImg {
    * @param format the image format, e.g. {@code qcow2} or {@code raw}
    * @param virtualSizeBytes the disk size the guest sees
    * @param actualSizeBytes the space the image file occupies, or -1 if qemu-img cannot tell
+   * @param savedStateBytes per internal snapshot, the guest RAM state it holds (0 for none)
    */
-  public record ImageInfo(String format, long virtualSizeBytes, long actualSizeBytes) {}
+  public record ImageInfo(
+      String format,
+      long virtualSizeBytes,
+      long actualSizeBytes,
+      Map<String, Long> savedStateBytes) {
+    public ImageInfo {
+      savedStateBytes = Map.copyOf(savedStateBytes);
+    }
+
+    public ImageInfo(String format, long virtualSizeBytes, long actualSizeBytes) {
+      this(format, virtualSizeBytes, actualSizeBytes, Map.of());
+    }
+  }
 
   /** qemu-img (or qemu-io) failed, timed out or could not be started. */
   public static final class QemuImgException extends IOException {
@@ -204,10 +218,15 @@ public final class QemuImg {
       throw new IOException("no format and virtual-size in qemu-img info output");
     }
     JsonNode actual = info.path("actual-size");
+    Map<String, Long> savedState = new java.util.LinkedHashMap<>();
+    for (JsonNode snapshot : info.path("snapshots")) {
+      savedState.put(snapshot.path("name").asText(), snapshot.path("vm-state-size").asLong());
+    }
     return new ImageInfo(
         info.get("format").asText(),
         info.get("virtual-size").asLong(),
-        actual.isNumber() ? actual.asLong() : -1);
+        actual.isNumber() ? actual.asLong() : -1,
+        savedState);
   }
 
   /**

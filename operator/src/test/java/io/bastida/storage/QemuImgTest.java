@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -131,6 +132,17 @@ class QemuImgTest {
   void infoJsonParses() throws IOException {
     assertThat(QemuImg.parseInfo(INFO_QCOW2))
         .isEqualTo(new ImageInfo("qcow2", 67_108_864, 200_704));
+  }
+
+  @Test
+  void infoJsonTellsTheRamStateEachInternalSnapshotHolds() throws IOException {
+    String json =
+        "{\"format\": \"qcow2\", \"virtual-size\": 1024, \"snapshots\": ["
+            + "{\"name\": \"with-ram\", \"vm-state-size\": 41943040},"
+            + "{\"name\": \"disk-only\", \"vm-state-size\": 0}]}";
+
+    assertThat(QemuImg.parseInfo(json).savedStateBytes())
+        .containsExactly(Map.entry("with-ram", 41_943_040L), Map.entry("disk-only", 0L));
   }
 
   @Test

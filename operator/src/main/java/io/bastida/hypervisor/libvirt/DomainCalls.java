@@ -25,6 +25,8 @@ final class DomainCalls {
   private static final int STATE_PMSUSPENDED = 7;
   private static final int SHUTOFF_CRASHED = 3;
   private static final int SHUTOFF_FAILED = 6;
+  private static final int PAUSED_SAVE = 3;
+  private static final int PAUSED_SNAPSHOT = 9;
   private static final int STATE_SHUTOFF = 5;
 
   private interface Virt extends Library {
@@ -109,7 +111,14 @@ final class DomainCalls {
     return switch (state.getValue()) {
       case STATE_RUNNING, STATE_BLOCKED, STATE_PMSUSPENDED ->
           new PowerAndCause(Power.Running, false);
-      case STATE_PAUSED -> new PowerAndCause(Power.Paused, false);
+      // libvirt pauses the guest while it saves its RAM for a snapshot (internal ones say SAVE)
+      // and resumes it itself after: not a pause for the VM's reconciler to undo.
+      case STATE_PAUSED ->
+          new PowerAndCause(
+              reason.getValue() == PAUSED_SAVE || reason.getValue() == PAUSED_SNAPSHOT
+                  ? Power.Running
+                  : Power.Paused,
+              false);
       case STATE_SHUTDOWN -> new PowerAndCause(Power.ShuttingDown, false);
       case STATE_CRASHED -> new PowerAndCause(Power.Off, true);
       case STATE_SHUTOFF ->

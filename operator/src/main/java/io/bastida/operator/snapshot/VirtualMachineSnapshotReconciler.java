@@ -8,11 +8,13 @@ import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.DomainState.Power;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.hypervisor.SnapshotInfo;
+import io.bastida.operator.backup.DomainDisks;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.vm.VmConditions;
 import io.bastida.operator.vm.VmLocator;
+import io.bastida.storage.QemuImg;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
@@ -50,6 +52,7 @@ public class VirtualMachineSnapshotReconciler
   private static final Duration WAIT = Duration.ofSeconds(5);
 
   private final VmLocator locator;
+  private final QemuImg qemuImg;
   private final StatusWriter statusWriter;
   private final EventRecorder events;
   private final Duration recheckInterval;
@@ -59,10 +62,12 @@ public class VirtualMachineSnapshotReconciler
 
   public VirtualMachineSnapshotReconciler(
       VmLocator locator,
+      QemuImg qemuImg,
       StatusWriter statusWriter,
       EventRecorder events,
       Duration recheckInterval) {
     this.locator = locator;
+    this.qemuImg = qemuImg;
     this.statusWriter = statusWriter;
     this.events = events;
     this.recheckInterval = recheckInterval;
@@ -177,6 +182,7 @@ public class VirtualMachineSnapshotReconciler
     status.creationTime = taken.creationTime() == null ? null : taken.creationTime().toString();
     status.memoryIncluded =
         Boolean.TRUE.equals(snapshot.getSpec().memory) && taken.memoryIncluded();
+    status.sizeBytes = savedStateBytes(domain.get().xml(), taken.name()).orElse(null);
     status.readyToUse = true;
     String what = status.memoryIncluded ? "disks and RAM" : "disks";
     conditions.add(
@@ -193,6 +199,35 @@ public class VirtualMachineSnapshotReconciler
         name,
         status.hostName);
     return statusWriter.update(snapshot, status).rescheduleAfter(recheckInterval.toMillis());
+  }
+
+  /**
+   * The RAM state the snapshot saved, as qemu-img reads it from the images; only images QEMU opens
+   * over NFS can be read from here (a host's own files cannot), so empty for the others.
+   */
+  private Optional<Long> savedStateBytes(String domainXml, String snapshot) {
+    List<String> urls =
+        DomainDisks.writable(domainXml).stream()
+            .map(DomainDisks.Disk::nfsUrl)
+            .filter(java.util.Objects::nonNull)
+            .toList();
+    if (urls.isEmpty()) {
+      return Optional.empty();
+    }
+    long total = 0;
+    for (String url : urls) {
+      try {
+        total +=
+            qemuImg
+                .info(url)
+                .map(info -> info.savedStateBytes().getOrDefault(snapshot, 0L))
+                .orElse(0L);
+      } catch (QemuImg.QemuImgException e) {
+        log.warn("Cannot read the size of snapshot {} from {}: {}", snapshot, url, e.getMessage());
+        return Optional.empty();
+      }
+    }
+    return Optional.of(total);
   }
 
   /** A taken snapshot must still exist where the VM now runs (a migration carries it along). */

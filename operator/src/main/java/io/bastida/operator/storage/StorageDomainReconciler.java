@@ -8,6 +8,7 @@ import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.hypervisor.PoolDefinition;
 import io.bastida.hypervisor.PoolState;
+import io.bastida.operator.backup.BackupLayout;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.host.HostStatusPlanner;
 import io.bastida.operator.host.HostTargets;
@@ -155,7 +156,12 @@ public class StorageDomainReconciler implements Reconciler<StorageDomain>, Clean
       var nfs = domain.getSpec().getNfs();
       String export = "nfs://" + nfs.getServer() + nfs.getPath();
       try {
-        volumesByHost.put(export, nfsVolumes.list(nfs.getServer(), nfs.getPath()));
+        // Backups are guarded by their own resources (and outlive the domain on the share).
+        volumesByHost.put(
+            export,
+            nfsVolumes.list(nfs.getServer(), nfs.getPath()).stream()
+                .filter(file -> !file.equals(BackupLayout.ROOT))
+                .toList());
       } catch (NfsException e) {
         // An export that refuses us holds nothing we could have put there (and deleting the
         // resource deletes no data); only one that does not answer may come back: wait for it.
