@@ -58,7 +58,7 @@ class BackupPolicyIT {
   private static TestCluster cluster;
   private static KubernetesClient client;
   private static RunningOperator operator;
-  private static final TestClock clock = new TestClock(Instant.now());
+  private static final TestClock clock = new TestClock();
 
   @BeforeAll
   static void start() {

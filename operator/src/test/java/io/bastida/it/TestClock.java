@@ -7,25 +7,34 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.concurrent.atomic.AtomicReference;
 
-/** A clock the test moves by hand: schedules fire when the test says, not after sleeping. */
+/**
+ * Real time, shifted by hand: a schedule fires when the test moves the clock past it, not after
+ * sleeping, while timeouts and grace periods still see time pass.
+ */
 public final class TestClock extends Clock {
-  private final AtomicReference<Instant> now;
+  private final AtomicReference<Duration> shift = new AtomicReference<>(Duration.ZERO);
 
-  public TestClock(Instant start) {
-    this.now = new AtomicReference<>(start);
+  /** From now on, time goes on from {@code instant}. */
+  public void set(Instant instant) {
+    shift.set(Duration.between(Instant.now(), instant));
   }
 
-  public void set(Instant instant) {
-    now.set(instant);
+  /** Moves one second past {@code time}; never backwards. */
+  public void jumpPast(Instant time) {
+    shift.updateAndGet(
+        current -> {
+          Duration needed = Duration.between(Instant.now(), time.plusSeconds(1));
+          return needed.compareTo(current) > 0 ? needed : current;
+        });
   }
 
   public void advance(Duration duration) {
-    now.updateAndGet(t -> t.plus(duration));
+    shift.updateAndGet(current -> current.plus(duration));
   }
 
   @Override
   public Instant instant() {
-    return now.get();
+    return Instant.now().plus(shift.get());
   }
 
   @Override
@@ -35,6 +44,6 @@ public final class TestClock extends Clock {
 
   @Override
   public Clock withZone(ZoneId zone) {
-    throw new UnsupportedOperationException("the operator works in UTC");
+    throw new UnsupportedOperationException("the operator reads instants only");
   }
 }

@@ -23,16 +23,18 @@ import org.testcontainers.utility.DockerImageName;
  * etcd + kube-apiserver started by kube-api-test from the binaries {@code hack/control-plane.sh}
  * caches; with {@code BASTIDA_TEST_CLUSTER=k3s}, a K3s container (needs a Docker engine).
  */
-public final class TestCluster {
+public final class TestCluster implements AutoCloseable {
   public static final String OPERATOR_NAMESPACE = "bastida-system";
   private static final Path REPO = Path.of(System.getProperty("bastida.repo", ".."));
   private static TestCluster instance;
 
   private final String kubeconfigYaml;
   private final Path kubeconfigFile;
+  private final Runnable stopApiServer;
 
-  private TestCluster(String kubeconfigYaml) throws IOException {
-    this.kubeconfigYaml = kubeconfigYaml;
+  private TestCluster(StartedApiServer server) throws IOException {
+    this.kubeconfigYaml = server.kubeconfigYaml();
+    this.stopApiServer = server.stop();
     this.kubeconfigFile = Files.createTempFile("bastida-it-kubeconfig-", ".yaml");
     Files.writeString(kubeconfigFile, kubeconfigYaml);
     kubeconfigFile.toFile().deleteOnExit();
@@ -40,22 +42,39 @@ public final class TestCluster {
 
   public static synchronized TestCluster get() {
     if (instance == null) {
-      try {
-        instance = new TestCluster(startApiServer());
-        instance.installCrds();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
+      instance = startWithCrds();
+      Runtime.getRuntime().addShutdownHook(new Thread(instance.stopApiServer));
     }
     return instance;
   }
 
-  private static String startApiServer() {
+  /**
+   * Another API server of the same kind, empty but for the CRDs and the operator's namespace: a
+   * cluster rebuilt from scratch, e.g. for disaster recovery. The caller {@link #close()}s it.
+   */
+  public static TestCluster startAnother() {
+    return startWithCrds();
+  }
+
+  private static TestCluster startWithCrds() {
+    StartedApiServer server = startApiServer();
+    try {
+      TestCluster cluster = new TestCluster(server);
+      cluster.installCrds();
+      return cluster;
+    } catch (IOException | RuntimeException e) {
+      server.stop().run();
+      throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
+    }
+  }
+
+  private record StartedApiServer(String kubeconfigYaml, Runnable stop) {}
+
+  private static StartedApiServer startApiServer() {
     if ("k3s".equals(System.getenv("BASTIDA_TEST_CLUSTER"))) {
       K3sContainer k3s = new K3sContainer(DockerImageName.parse("rancher/k3s:v1.35.4-k3s1"));
       k3s.start();
-      Runtime.getRuntime().addShutdownHook(new Thread(k3s::stop));
-      return k3s.getKubeConfigYaml();
+      return new StartedApiServer(k3s.getKubeConfigYaml(), k3s::stop);
     }
     String dir = System.getenv().getOrDefault("KUBE_API_TEST_DIR", "/var/cache/bastida");
     String version = System.getenv().getOrDefault("BASTIDA_K8S_VERSION", "1.35.4");
@@ -69,8 +88,7 @@ public final class TestCluster {
                 .withStartupTimeout(120_000)
                 .build());
     server.start();
-    Runtime.getRuntime().addShutdownHook(new Thread(server::stop));
-    return server.getKubeConfigYaml();
+    return new StartedApiServer(server.getKubeConfigYaml(), server::stop);
   }
 
   private void installCrds() throws IOException {
@@ -118,6 +136,15 @@ public final class TestCluster {
 
   public static Path repo() {
     return REPO;
+  }
+
+  /** Stops the API server; only for clusters from {@link #startAnother()}. */
+  @Override
+  public void close() {
+    if (this == instance) {
+      throw new IllegalStateException("the shared test cluster stops when the JVM exits");
+    }
+    stopApiServer.run();
   }
 
   /** Runs the real kubectl against this cluster. */

@@ -533,6 +533,17 @@ public class VirtualMachineBackupReconciler
     var nfs = storage.get().getSpec().getNfs();
     try {
       files.removeTree(nfs.getServer(), nfs.getPath(), status.location);
+      // Folders left empty would count as stored data and block the StorageDomain's deletion.
+      String namespace = backup.getMetadata().getNamespace();
+      for (String folder :
+          List.of(
+              BackupLayout.vmFolder(namespace, backup.getSpec().vmName),
+              BackupLayout.ROOT + "/" + namespace,
+              BackupLayout.ROOT)) {
+        if (!files.removeIfEmpty(nfs.getServer(), nfs.getPath(), folder)) {
+          break;
+        }
+      }
     } catch (NfsException | RuntimeException e) {
       log.warn(
           "VirtualMachineBackup({}): could not remove its files: {}", name(backup), e.getMessage());

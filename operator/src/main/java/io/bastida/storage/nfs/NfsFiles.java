@@ -118,6 +118,17 @@ public final class NfsFiles {
     }
   }
 
+  /**
+   * Removes a directory if it is empty; one that holds anything, or is already gone, stays as it
+   * is. Returns whether it is gone.
+   */
+  public boolean removeIfEmpty(String server, String exportPath, String dir) throws NfsException {
+    RelativePath path = RelativePath.parse(dir);
+    try (NfsSession session = NfsSession.open(server, exportPath, timeout)) {
+      return on(session).removeIfEmpty(path);
+    }
+  }
+
   private static Export on(NfsSession session) {
     return new Export(session::call, session.rootHandle(), session.export());
   }
@@ -193,6 +204,7 @@ public final class NfsFiles {
     private static final int NFS3ERR_NOENT = 2;
     private static final int NFS3ERR_EXIST = 17;
     private static final int NFS3ERR_NOTDIR = 20;
+    private static final int NFS3ERR_NOTEMPTY = 66;
     private static final int NF3REG = 1;
     private static final int NF3DIR = 2;
     private static final int GUARDED = 1; // createmode3: fail if the name exists
@@ -346,6 +358,22 @@ public final class NfsFiles {
       }
       Xdr.Decoder reply = call(NFSPROC3_RMDIR, args -> putDirOp(args, directory, path));
       checkStatusAllowingNoent(reply, context("RMDIR", path));
+    }
+
+    boolean removeIfEmpty(RelativePath path) throws NfsException {
+      Optional<Node> parent = findDirectory(path.parent());
+      if (parent.isEmpty()) {
+        return true;
+      }
+      Xdr.Decoder reply = call(NFSPROC3_RMDIR, args -> putDirOp(args, parent.get().handle(), path));
+      int status = reply.getInt();
+      if (status == NFS3ERR_NOTEMPTY || status == NFS3ERR_EXIST) {
+        return false;
+      }
+      if (status != NFS3_OK && status != NFS3ERR_NOENT) {
+        throw NfsException.nfsStatus(context("RMDIR", path), status);
+      }
+      return true;
     }
 
     private Optional<Node> findDirectory(RelativePath dir) throws NfsException {
