@@ -21,6 +21,7 @@ import io.bastida.api.v1alpha1.VirtualMachine;
 import io.bastida.api.v1alpha1.VirtualMachineBackup;
 import io.bastida.api.v1alpha1.VirtualMachineRestore;
 import io.bastida.api.v1alpha1.VirtualMachineRestoreSpec;
+import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
@@ -130,6 +131,11 @@ class BackupE2E {
     VirtualMachineBackup full = awaitScheduledBackup(1);
     long fullMillis = millisSince(started);
     assertThat(full.getStatus().mode).isEqualTo(BackupMode.Full);
+    // Why it is a full one, although the policy asks for incrementals: there is nothing before it.
+    assertThat(Resources.condition(full, "Incremental"))
+        .get()
+        .extracting(Condition::getStatus, Condition::getReason)
+        .containsExactly("False", "FirstBackup");
     assertThat(full.getStatus().verified).isTrue();
     Path fullFolder = exportFolder(BACKUPS).resolve(full.getStatus().location);
     assertThat(full.getStatus().location)
@@ -153,6 +159,10 @@ class BackupE2E {
     VirtualMachineBackup incremental = awaitScheduledBackup(2);
     long incrementalMillis = millisSince(started);
     assertThat(incremental.getStatus().mode).isEqualTo(BackupMode.Incremental);
+    assertThat(Resources.condition(incremental, "Incremental"))
+        .get()
+        .extracting(Condition::getStatus)
+        .isEqualTo("True");
     assertThat(incremental.getStatus().parentBackupName).isEqualTo(full.getMetadata().getName());
     assertThat(incremental.getStatus().verified).isTrue();
     assertThat(incremental.getStatus().totalBytes)

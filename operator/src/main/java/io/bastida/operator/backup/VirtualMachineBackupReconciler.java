@@ -67,6 +67,11 @@ public class VirtualMachineBackupReconciler
   public static final String FAILED = "Failed";
   public static final String READY = "Ready";
 
+  /**
+   * True for an incremental; False with the reason a full one was made (e.g. CheckpointMissing).
+   */
+  public static final String INCREMENTAL = "Incremental";
+
   /** Set on backups made from a manifest found on a storage domain (disaster recovery). */
   public static final String REDISCOVERED_LABEL = "bastida.io/rediscovered";
 
@@ -282,7 +287,12 @@ public class VirtualMachineBackupReconciler
     status.verified = false;
     status.conditions =
         List.of(
-            Conditions.of(PROGRESSING, true, plan.reason().name(), plan.message()),
+            Conditions.of(PROGRESSING, true, "Running", plan.message()),
+            Conditions.of(
+                INCREMENTAL,
+                plan.mode() == BackupMode.Incremental,
+                plan.reason().name(),
+                plan.message()),
             Conditions.of(READY, false, "Running", plan.message()));
     recordedHere.add(backup.getMetadata().getUid());
     events.normal(backup, "Started", plan.message());
@@ -395,7 +405,8 @@ public class VirtualMachineBackupReconciler
             + " bytes stored at "
             + status.location;
     status.conditions =
-        List.of(
+        outcome(
+            status,
             Conditions.of(PROGRESSING, false, "Complete", message),
             Conditions.of(COMPLETE, true, "Complete", message),
             Conditions.of(READY, true, "Complete", message));
@@ -487,13 +498,21 @@ public class VirtualMachineBackupReconciler
     status.printableStatus = "Failed";
     status.progress = null;
     status.conditions =
-        List.of(
+        outcome(
+            status,
             Conditions.of(PROGRESSING, false, reason, message),
             Conditions.of(FAILED, true, reason, message),
             Conditions.of(READY, false, reason, message));
     events.warning(backup, reason, message);
     log.warn("VirtualMachineBackup({}): failed: {}: {}", name(backup), reason, message);
     return statusWriter.update(backup, status);
+  }
+
+  /** The final conditions, keeping why the backup was full or incremental. */
+  private static List<Condition> outcome(VirtualMachineBackupStatus status, Condition... last) {
+    List<Condition> conditions = new java.util.ArrayList<>(List.of(last));
+    Conditions.find(status.conditions, INCREMENTAL).ifPresent(conditions::add);
+    return conditions;
   }
 
   /** What an interrupted run may have left: its libvirt job, its new checkpoint, its files. */

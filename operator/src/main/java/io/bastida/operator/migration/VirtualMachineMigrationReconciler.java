@@ -15,6 +15,7 @@ import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.hypervisor.MigrationProgress;
 import io.bastida.hypervisor.MigrationRequest;
+import io.bastida.operator.backup.DomainDisks;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.host.HostStatusPlanner;
 import io.bastida.operator.host.HostTargets;
@@ -352,6 +353,7 @@ public class VirtualMachineMigrationReconciler
             migration, status, "VmNotRunning", "the VM's domain runs on neither host any more");
       }
       if (status.detachedMetadata == null) {
+        dropCheckpointsOnNfsDisks(migration, source, domain);
         DomainMetadata metadata = source.exportMetadata(domain);
         if (!metadata.isEmpty()) {
           // Kept in status before libvirt forgets it, so no restart can lose it.
@@ -714,6 +716,36 @@ public class VirtualMachineMigrationReconciler
             : migration.getSpec().bandwidthMiBPerSecond.longValue(),
         !Boolean.FALSE.equals(migration.getSpec().autoConverge),
         copyStorage);
+  }
+
+  /**
+   * Backup checkpoints are persistent dirty bitmaps in the disk images; in a qcow2 that QEMU opens
+   * over NFS itself they make the switch-over fail on the destination (measured: "Bitmap '' doesn't
+   * satisfy the constraints"). They are deleted, bitmaps and all, so the VM can move; its next
+   * backup is then a full one (CheckpointMissing) instead of an incremental.
+   */
+  private void dropCheckpointsOnNfsDisks(
+      VirtualMachineMigration migration, Hypervisor source, String domain)
+      throws HypervisorException {
+    Optional<DomainState> state = source.findDomain(domain);
+    if (state.isEmpty()
+        || DomainDisks.writable(state.get().xml()).stream().allMatch(d -> d.nfsUrl() == null)) {
+      return;
+    }
+    List<String> checkpoints = source.checkpoints(domain);
+    if (checkpoints.isEmpty()) {
+      return;
+    }
+    // Newest first: each deletion folds its bitmap into its parent's, which goes next.
+    for (int i = checkpoints.size() - 1; i >= 0; i--) {
+      source.deleteCheckpoint(domain, checkpoints.get(i));
+    }
+    String message =
+        checkpoints.size()
+            + " backup checkpoint(s) dropped: their bitmaps on NFS disks would break the"
+            + " switch-over; the VM's next backup is a full one";
+    events.normal(migration, "CheckpointsDropped", message);
+    log.info("VirtualMachineMigration({}): {}", migration.getMetadata().getName(), message);
   }
 
   private Hypervisor hypervisorOf(String hostName)
