@@ -29,6 +29,9 @@ import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
@@ -37,8 +40,10 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -59,9 +64,13 @@ class BackupPolicyIT {
   private static KubernetesClient client;
   private static RunningOperator operator;
   private static final TestClock clock = new TestClock();
+  // The backup domains' own folder of the testbed's export: an export whose root holds other
+  // tests' files could not be deleted (Bastida never deletes stored data).
+  private static final String EXPORT_FOLDER = "backup-policy-it";
 
   @BeforeAll
-  static void start() {
+  static void start() throws IOException {
+    Files.createDirectories(Testbed.get().nfsDirectory().resolve(EXPORT_FOLDER));
     cluster = TestCluster.get();
     client = cluster.newClient();
     cluster.kubectl("create", "namespace", NS);
@@ -71,9 +80,14 @@ class BackupPolicyIT {
   }
 
   @AfterAll
-  static void stop() {
+  static void stop() throws IOException {
     operator.close();
     client.close();
+    try (Stream<Path> tree = Files.walk(Testbed.get().nfsDirectory().resolve(EXPORT_FOLDER))) {
+      for (Path path : tree.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(path);
+      }
+    }
   }
 
   @BeforeEach
@@ -242,10 +256,10 @@ class BackupPolicyIT {
   }
 
   private static StorageDomain backupDomain(String name, List<StorageContent> content) {
-    // The testbed's export: a domain on an export that does not answer could not be deleted.
+    // A real export: a domain on one that does not answer could not be deleted.
     var nfs = new NfsSource();
     nfs.setServer(Testbed.get().nfsServer());
-    nfs.setPath(Testbed.get().nfsExport());
+    nfs.setPath(Testbed.get().nfsExport() + "/" + EXPORT_FOLDER);
     nfs.setAccess(NfsAccess.Native);
     var spec = new StorageDomainSpec();
     spec.setNfs(nfs);
