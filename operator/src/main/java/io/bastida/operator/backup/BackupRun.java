@@ -39,10 +39,7 @@ final class BackupRun {
       String hostName,
       String nfsServer,
       String nfsExport,
-      BackupChainPlanner.Plan plan,
-      String chainBaseName,
-      String newCheckpoint,
-      Map<String, Long> parentVirtualSizes,
+      Chain chain,
       Map<String, String> diskNamesByTarget,
       String listenAddress,
       int port,
@@ -50,13 +47,35 @@ final class BackupRun {
       String domainXml,
       String vmSpecJson,
       boolean running,
+      boolean quiesce,
       boolean verify,
       Long bytesPerSecond,
       Instant startedAt) {}
 
+  /**
+   * Where the backup sits in its chain.
+   *
+   * @param parentBackupName null for a full
+   * @param incrementFromCheckpoint the parent's checkpoint; null for a full
+   * @param newCheckpoint the checkpoint to create with this backup; null for a stopped VM
+   * @param parentVirtualSizes the parent's disk sizes by device, for an incremental's overlay
+   */
+  record Chain(
+      BackupMode mode,
+      String parentBackupName,
+      String incrementFromCheckpoint,
+      String baseName,
+      int length,
+      String newCheckpoint,
+      Map<String, Long> parentVirtualSizes) {}
+
   sealed interface Outcome {}
 
-  record Completed(BackupManifest manifest) implements Outcome {}
+  /**
+   * @param quiesceProblem why the guest's file systems were not frozen when that was asked; null
+   *     when they were, or when it was not asked
+   */
+  record Completed(BackupManifest manifest, String quiesceProblem) implements Outcome {}
 
   record Failed(String reason, String message) implements Outcome {}
 
@@ -79,6 +98,7 @@ final class BackupRun {
   private final Request request;
   private final AtomicLong processedBytes = new AtomicLong();
   private final AtomicLong totalBytes = new AtomicLong();
+  private volatile String quiesceProblem;
 
   BackupRun(
       Hypervisor hypervisor,
@@ -105,7 +125,7 @@ final class BackupRun {
 
   Outcome run() {
     try {
-      return new Completed(copyAndDescribe());
+      return new Completed(copyAndDescribe(), quiesceProblem);
     } catch (StepFailed e) {
       log.warn("Backup {} failed: {}", request.layout().folder(), e.getMessage());
       cleanUp();
@@ -138,18 +158,7 @@ final class BackupRun {
     step("StorageFailed", () -> files.mkdirs(server, export, request.layout().folder()));
     List<BackupManifest.Disk> stored = new ArrayList<>();
     if (request.running()) {
-      BackupExport nbd =
-          step(
-              "BackupJobFailed",
-              () ->
-                  hypervisor.beginPullBackup(
-                      request.domainName(),
-                      new PullBackupRequest(
-                          request.listenAddress(),
-                          request.port(),
-                          disks.stream().map(DomainDisks.Disk::target).toList(),
-                          request.plan().incrementFromCheckpoint(),
-                          request.newCheckpoint())));
+      BackupExport nbd = beginJob(disks);
       try {
         for (DomainDisks.Disk disk : disks) {
           stored.add(copyFromExport(nbd, disk));
@@ -173,11 +182,11 @@ final class BackupRun {
             request.policyName(),
             request.storageDomainName(),
             request.hostName(),
-            request.plan().mode(),
-            request.plan().parentBackupName(),
-            request.chainBaseName(),
-            request.plan().chainLength(),
-            request.running() ? request.newCheckpoint() : null,
+            request.chain().mode(),
+            request.chain().parentBackupName(),
+            request.chain().baseName(),
+            request.chain().length(),
+            request.running() ? request.chain().newCheckpoint() : null,
             request.startedAt(),
             completedAt,
             total,
@@ -195,14 +204,52 @@ final class BackupRun {
     return manifest;
   }
 
+  /**
+   * Starts the pull job, with the guest's file systems frozen around its start when asked: the
+   * export shows the disks as they were at that instant.
+   */
+  private BackupExport beginJob(List<DomainDisks.Disk> disks) throws StepFailed {
+    boolean frozen = false;
+    if (request.quiesce()) {
+      try {
+        hypervisor.freezeFilesystems(request.domainName());
+        frozen = true;
+      } catch (HypervisorException e) {
+        quiesceProblem = e.getMessage();
+      }
+    }
+    try {
+      return step(
+          "BackupJobFailed",
+          () ->
+              hypervisor.beginPullBackup(
+                  request.domainName(),
+                  new PullBackupRequest(
+                      request.listenAddress(),
+                      request.port(),
+                      disks.stream().map(DomainDisks.Disk::target).toList(),
+                      request.chain().incrementFromCheckpoint(),
+                      request.chain().newCheckpoint())));
+    } finally {
+      if (frozen) {
+        try {
+          hypervisor.thawFilesystems(request.domainName());
+        } catch (HypervisorException e) {
+          log.error(
+              "Backup {}: could not thaw the guest: {}", request.layout().folder(), e.getMessage());
+        }
+      }
+    }
+  }
+
   private BackupManifest.Disk copyFromExport(BackupExport nbd, DomainDisks.Disk disk)
       throws StepFailed {
     String target = url(request.layout().diskPath(disk.target()));
     String source = nbd.nbdUrl(disk.target());
-    boolean incremental = request.plan().mode() == BackupMode.Incremental;
+    boolean incremental = request.chain().mode() == BackupMode.Incremental;
     if (incremental) {
       String parent = url(parentLayout().diskPath(disk.target()));
-      long size = request.parentVirtualSizes().getOrDefault(disk.target(), 0L);
+      long size = request.chain().parentVirtualSizes().getOrDefault(disk.target(), 0L);
       totalBytes.addAndGet(size);
       long copied =
           step(
@@ -278,7 +325,7 @@ final class BackupRun {
         fileSize,
         sha256,
         incremental
-            ? BackupLayout.backingReference(request.plan().parentBackupName(), disk.target())
+            ? BackupLayout.backingReference(request.chain().parentBackupName(), disk.target())
             : null);
   }
 
@@ -299,10 +346,12 @@ final class BackupRun {
       if (request.running() && hypervisor.runningBackup(request.domainName()).isPresent()) {
         hypervisor.endBackup(request.domainName());
       }
-      if (request.newCheckpoint() != null
-          && hypervisor.checkpoints(request.domainName()).contains(request.newCheckpoint())) {
+      if (request.chain().newCheckpoint() != null
+          && hypervisor
+              .checkpoints(request.domainName())
+              .contains(request.chain().newCheckpoint())) {
         // No backup holds the changes since it: an incremental from it would miss them.
-        hypervisor.deleteCheckpoint(request.domainName(), request.newCheckpoint());
+        hypervisor.deleteCheckpoint(request.domainName(), request.chain().newCheckpoint());
       }
     } catch (HypervisorException | RuntimeException e) {
       log.warn(
@@ -320,7 +369,9 @@ final class BackupRun {
 
   private BackupLayout parentLayout() {
     return new BackupLayout(
-        request.layout().namespace(), request.layout().vmName(), request.plan().parentBackupName());
+        request.layout().namespace(),
+        request.layout().vmName(),
+        request.chain().parentBackupName());
   }
 
   private String url(String path) {

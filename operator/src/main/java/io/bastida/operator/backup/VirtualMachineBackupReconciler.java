@@ -72,6 +72,8 @@ public class VirtualMachineBackupReconciler
    */
   public static final String INCREMENTAL = "Incremental";
 
+  public static final String QUIESCED = "Quiesced";
+
   /** Set on backups made from a manifest found on a storage domain (disaster recovery). */
   public static final String REDISCOVERED_LABEL = "bastida.io/rediscovered";
 
@@ -196,7 +198,7 @@ public class VirtualMachineBackupReconciler
     BackupRun.Outcome outcome = job.get().outcome().join();
     jobs.forget(key);
     if (outcome instanceof BackupRun.Completed completed) {
-      return complete(backup, status, completed.manifest());
+      return complete(backup, status, completed);
     }
     BackupRun.Failed failed = (BackupRun.Failed) outcome;
     return fail(backup, status, failed.reason(), failed.message(), false);
@@ -320,20 +322,13 @@ public class VirtualMachineBackupReconciler
               .findDomain(located.domainName())
               .orElseThrow(
                   () -> new VmLocator.Unavailable("DomainNotDefined", "the VM's domain is gone"));
+      if (domain.power() == Power.Off && status.mode == BackupMode.Incremental) {
+        // Stopped since the decision: its changes cannot be read from a bitmap now. Decide again.
+        recordedHere.remove(backup.getMetadata().getUid());
+        return admit(backup, new VirtualMachineBackupStatus(), context);
+      }
       Host host = located.host();
       var nfs = storage.get().getSpec().getNfs();
-      Map<String, Long> parentSizes =
-          status.parentBackupName == null
-              ? Map.of()
-              : parent(context, backup, status.parentBackupName)
-                  .map(
-                      p ->
-                          p.getStatus().disks.stream()
-                              .collect(
-                                  Collectors.toMap(
-                                      d -> d.target,
-                                      d -> d.virtualSizeBytes == null ? 0L : d.virtualSizeBytes)))
-                  .orElse(Map.of());
       boolean started =
           jobs.start(
               backup.getMetadata().getUid(),
@@ -353,21 +348,7 @@ public class VirtualMachineBackupReconciler
                           located.hostName(),
                           nfs.getServer(),
                           nfs.getPath(),
-                          new BackupChainPlanner.Plan(
-                              status.mode,
-                              status.parentBackupName,
-                              status.parentBackupName == null
-                                  ? null
-                                  : parent(context, backup, status.parentBackupName)
-                                      .map(p -> p.getStatus().checkpointName)
-                                      .orElse(null),
-                              status.checkpointName != null,
-                              status.chainLength,
-                              null,
-                              null),
-                          status.chainBaseName,
-                          status.checkpointName,
-                          parentSizes,
+                          chain(backup, status, context),
                           VmPlanner.diskTargets(vm.get().getSpec().disks).entrySet().stream()
                               .collect(Collectors.toMap(Map.Entry::getValue, Map.Entry::getKey)),
                           MigrationFacts.migrationAddress(host),
@@ -376,6 +357,7 @@ public class VirtualMachineBackupReconciler
                           domain.xml(),
                           Serialization.asJson(vm.get().getSpec()),
                           domain.power() != Power.Off,
+                          Boolean.TRUE.equals(spec.quiesce),
                           Boolean.TRUE.equals(spec.verify),
                           spec.bandwidthMiBPerSecond == null
                               ? null
@@ -393,8 +375,38 @@ public class VirtualMachineBackupReconciler
     }
   }
 
+  /** The chain as recorded at admission, with what the parent contributes. */
+  private static BackupRun.Chain chain(
+      VirtualMachineBackup backup,
+      VirtualMachineBackupStatus status,
+      Context<VirtualMachineBackup> context) {
+    Optional<VirtualMachineBackup> parent =
+        status.parentBackupName == null
+            ? Optional.empty()
+            : parent(context, backup, status.parentBackupName);
+    return new BackupRun.Chain(
+        status.mode,
+        status.parentBackupName,
+        parent.map(p -> p.getStatus().checkpointName).orElse(null),
+        status.chainBaseName,
+        status.chainLength,
+        status.checkpointName,
+        parent
+            .map(
+                p ->
+                    p.getStatus().disks.stream()
+                        .collect(
+                            Collectors.toMap(
+                                d -> d.target,
+                                d -> d.virtualSizeBytes == null ? 0L : d.virtualSizeBytes)))
+            .orElse(Map.of()));
+  }
+
   private UpdateControl<VirtualMachineBackup> complete(
-      VirtualMachineBackup backup, VirtualMachineBackupStatus status, BackupManifest manifest) {
+      VirtualMachineBackup backup,
+      VirtualMachineBackupStatus status,
+      BackupRun.Completed completed) {
+    BackupManifest manifest = completed.manifest();
     applyManifest(status, manifest);
     String message =
         manifest.mode()
@@ -410,6 +422,9 @@ public class VirtualMachineBackupReconciler
             Conditions.of(PROGRESSING, false, "Complete", message),
             Conditions.of(COMPLETE, true, "Complete", message),
             Conditions.of(READY, true, "Complete", message));
+    if (Boolean.TRUE.equals(backup.getSpec().quiesce)) {
+      status.conditions.add(quiesced(backup, completed.quiesceProblem()));
+    }
     events.normal(backup, "Completed", message);
     log.info("VirtualMachineBackup({}): {}", name(backup), message);
     return statusWriter.update(backup, status);
@@ -506,6 +521,18 @@ public class VirtualMachineBackupReconciler
     events.warning(backup, reason, message);
     log.warn("VirtualMachineBackup({}): failed: {}: {}", name(backup), reason, message);
     return statusWriter.update(backup, status);
+  }
+
+  private Condition quiesced(VirtualMachineBackup backup, String problem) {
+    if (problem == null) {
+      return Conditions.of(
+          QUIESCED, true, "FilesystemsFrozen", "the guest's file systems were frozen at its start");
+    }
+    String message =
+        "the guest agent did not freeze the file systems, the backup is crash-consistent: "
+            + problem;
+    events.warning(backup, "GuestAgentUnavailable", message);
+    return Conditions.of(QUIESCED, false, "GuestAgentUnavailable", message);
   }
 
   /** The final conditions, keeping why the backup was full or incremental. */
