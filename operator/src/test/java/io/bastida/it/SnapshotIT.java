@@ -189,6 +189,26 @@ class SnapshotIT {
         .anyMatch(e -> e.getType().equals("Warning") && e.getReason().equals("VmNotFound"));
   }
 
+  @Test
+  void aSnapshotOfAVmWhoseHostIsGoneWaitsAndSaysWhy() throws Exception {
+    client.resource(vm("orphan", RunStrategy.Always)).create();
+    awaitCondition(() -> vm("orphan"), "Ready", status("True"));
+    client.resources(Host.class).withName("snaps").delete();
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> client.resources(Host.class).withName("snaps").get() == null);
+
+    client.resource(snapshot("orphan-snap", "orphan", true)).create();
+
+    awaitCondition(() -> snapshot("orphan-snap"), "Ready", reason("HostNotReady"));
+    assertThat(snapshot("orphan-snap").getStatus().readyToUse).isFalse();
+    assertThat(eventsFor(client, "VirtualMachineSnapshot", "orphan-snap"))
+        .anyMatch(e -> e.getType().equals("Warning") && e.getReason().equals("HostNotReady"));
+    // The host is back (clean-up needs it): the snapshot is taken after all.
+    client.resource(host("snaps", "test:///default")).create();
+    awaitCondition(() -> snapshot("orphan-snap"), "Ready", status("True"));
+  }
+
   /** Started under Always, then Manual: Bastida leaves its power alone from then on. */
   private void runningUnderManual(String name) {
     client.resource(vm(name, RunStrategy.Always)).create();
