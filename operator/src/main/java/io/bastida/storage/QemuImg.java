@@ -26,18 +26,20 @@ public final class QemuImg {
    * @param virtualSizeBytes the disk size the guest sees
    * @param actualSizeBytes the space the image file occupies, or -1 if qemu-img cannot tell
    * @param savedStateBytes per internal snapshot, the guest RAM state it holds (0 for none)
+   * @param backingFile the backing file its header names, or null for none
    */
   public record ImageInfo(
       String format,
       long virtualSizeBytes,
       long actualSizeBytes,
-      Map<String, Long> savedStateBytes) {
+      Map<String, Long> savedStateBytes,
+      String backingFile) {
     public ImageInfo {
       savedStateBytes = Map.copyOf(savedStateBytes);
     }
 
     public ImageInfo(String format, long virtualSizeBytes, long actualSizeBytes) {
-      this(format, virtualSizeBytes, actualSizeBytes, Map.of());
+      this(format, virtualSizeBytes, actualSizeBytes, Map.of(), null);
     }
   }
 
@@ -226,7 +228,8 @@ public final class QemuImg {
         info.get("format").asText(),
         info.get("virtual-size").asLong(),
         actual.isNumber() ? actual.asLong() : -1,
-        savedState);
+        savedState,
+        info.path("backing-filename").isTextual() ? info.get("backing-filename").asText() : null);
   }
 
   /**

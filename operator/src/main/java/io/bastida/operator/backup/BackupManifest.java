@@ -83,7 +83,8 @@ public record BackupManifest(
    * @param file the image, relative to the backup folder
    * @param fileSizeBytes the size of the stored file
    * @param sha256 of the stored file's bytes, lower-case hex
-   * @param backingFile the parent's image as the qcow2 header names it, relative; null in a full
+   * @param backingFile the parent's image, relative to this folder; null in a full (the qcow2
+   *     header holds its absolute nfs:// URL, since QEMU cannot resolve relative names over NFS)
    */
   public record Disk(
       String name,

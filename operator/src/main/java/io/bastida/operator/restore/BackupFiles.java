@@ -16,8 +16,8 @@ import java.util.List;
 /**
  * Reads a backup chain from its storage domain and writes a disk back from it. The chain's qcow2
  * headers hold absolute nfs:// URLs of their parents (QEMU cannot resolve relative names over NFS),
- * so each link is first pointed at where its parent is now: a chain found on a moved or re-exported
- * share restores as well as one that never moved.
+ * so a link whose parent is now elsewhere is first pointed at it: a chain found on a moved or
+ * re-exported share restores as well as one that never moved.
  */
 final class BackupFiles {
   private static final int MAX_SMALL_FILE = 4 << 20;
@@ -47,8 +47,12 @@ final class BackupFiles {
   long restoreDisk(StorageDomain storage, List<BackupLayout> chain, String target, String targetUrl)
       throws IOException {
     for (int i = 1; i < chain.size(); i++) {
-      qemuImg.rebaseUnsafe(
-          url(storage, chain.get(i), target), url(storage, chain.get(i - 1), target));
+      String image = url(storage, chain.get(i), target);
+      String parent = url(storage, chain.get(i - 1), target);
+      // Only a chain that moved is rewritten: its header changes, and with it its checksum.
+      if (!qemuImg.info(image).map(info -> parent.equals(info.backingFile())).orElse(false)) {
+        qemuImg.rebaseUnsafe(image, parent);
+      }
     }
     String top = url(storage, chain.get(chain.size() - 1), target);
     copier.copyImage(top, targetUrl, null);
