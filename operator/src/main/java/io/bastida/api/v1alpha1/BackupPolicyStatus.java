@@ -1,14 +1,7 @@
 package io.bastida.api.v1alpha1;
 
-import io.fabric8.kubernetes.api.model.Condition;
-import java.util.ArrayList;
-import java.util.List;
-
 /** What the schedule did last and will do next. */
-public class BackupPolicyStatus implements WithConditions {
-  public Long observedGeneration;
-  public List<Condition> conditions = new ArrayList<>();
-
+public class BackupPolicyStatus extends ConditionedStatus {
   /** The scheduled time of the last run started (or skipped as too late). */
   public String lastScheduleTime;
 
@@ -21,24 +14,4 @@ public class BackupPolicyStatus implements WithConditions {
 
   /** Runs skipped because they were too late, since the policy was created. */
   public Integer skippedRuns;
-
-  @Override
-  public Long getObservedGeneration() {
-    return observedGeneration;
-  }
-
-  @Override
-  public void setObservedGeneration(Long observedGeneration) {
-    this.observedGeneration = observedGeneration;
-  }
-
-  @Override
-  public List<Condition> getConditions() {
-    return conditions;
-  }
-
-  @Override
-  public void setConditions(List<Condition> conditions) {
-    this.conditions = conditions;
-  }
 }

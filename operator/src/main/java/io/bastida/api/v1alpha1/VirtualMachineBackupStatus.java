@@ -1,14 +1,10 @@
 package io.bastida.api.v1alpha1;
 
-import io.fabric8.kubernetes.api.model.Condition;
 import java.util.ArrayList;
 import java.util.List;
 
 /** Where a backup is, what it holds, and whether it can be restored. */
-public class VirtualMachineBackupStatus implements WithConditions {
-  public Long observedGeneration;
-  public List<Condition> conditions = new ArrayList<>();
-
+public class VirtualMachineBackupStatus extends ConditionedStatus {
   /** Pending, Running, Complete or Failed; for {@code kubectl get} only. */
   public String printableStatus;
 
@@ -62,25 +58,5 @@ public class VirtualMachineBackupStatus implements WithConditions {
     public Long virtualSizeBytes;
     public Long fileSizeBytes;
     public String sha256;
-  }
-
-  @Override
-  public Long getObservedGeneration() {
-    return observedGeneration;
-  }
-
-  @Override
-  public void setObservedGeneration(Long observedGeneration) {
-    this.observedGeneration = observedGeneration;
-  }
-
-  @Override
-  public List<Condition> getConditions() {
-    return conditions;
-  }
-
-  @Override
-  public void setConditions(List<Condition> conditions) {
-    this.conditions = conditions;
   }
 }

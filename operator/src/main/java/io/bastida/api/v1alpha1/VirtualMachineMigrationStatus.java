@@ -1,14 +1,10 @@
 package io.bastida.api.v1alpha1;
 
-import io.fabric8.kubernetes.api.model.Condition;
 import java.util.ArrayList;
 import java.util.List;
 
 /** What happened to a migration. Public fields, like the VM status. */
-public class VirtualMachineMigrationStatus implements WithConditions {
-  public Long observedGeneration;
-  public List<Condition> conditions = new ArrayList<>();
-
+public class VirtualMachineMigrationStatus extends ConditionedStatus {
   /** Pending, Running, Succeeded, Failed or Aborting; for {@code kubectl get} only. */
   public String printableStatus;
 
@@ -52,25 +48,5 @@ public class VirtualMachineMigrationStatus implements WithConditions {
 
     /** The current snapshot (the parent of the next one); no snapshot's XML says which. */
     public String currentSnapshot;
-  }
-
-  @Override
-  public Long getObservedGeneration() {
-    return observedGeneration;
-  }
-
-  @Override
-  public void setObservedGeneration(Long observedGeneration) {
-    this.observedGeneration = observedGeneration;
-  }
-
-  @Override
-  public List<Condition> getConditions() {
-    return conditions;
-  }
-
-  @Override
-  public void setConditions(List<Condition> conditions) {
-    this.conditions = conditions;
   }
 }

@@ -1,14 +1,7 @@
 package io.bastida.api.v1alpha1;
 
-import io.fabric8.kubernetes.api.model.Condition;
-import java.util.ArrayList;
-import java.util.List;
-
 /** How a restore went. */
-public class VirtualMachineRestoreStatus implements WithConditions {
-  public Long observedGeneration;
-  public List<Condition> conditions = new ArrayList<>();
-
+public class VirtualMachineRestoreStatus extends ConditionedStatus {
   /** Pending, Restoring, Succeeded or Failed; for {@code kubectl get} only. */
   public String printableStatus;
 
@@ -20,24 +13,4 @@ public class VirtualMachineRestoreStatus implements WithConditions {
 
   /** Bytes copied back from the backup. */
   public Long restoredBytes;
-
-  @Override
-  public Long getObservedGeneration() {
-    return observedGeneration;
-  }
-
-  @Override
-  public void setObservedGeneration(Long observedGeneration) {
-    this.observedGeneration = observedGeneration;
-  }
-
-  @Override
-  public List<Condition> getConditions() {
-    return conditions;
-  }
-
-  @Override
-  public void setConditions(List<Condition> conditions) {
-    this.conditions = conditions;
-  }
 }

@@ -1,14 +1,7 @@
 package io.bastida.api.v1alpha1;
 
-import io.fabric8.kubernetes.api.model.Condition;
-import java.util.ArrayList;
-import java.util.List;
-
 /** Where a snapshot is and whether it can be restored. */
-public class VirtualMachineSnapshotStatus implements WithConditions {
-  public Long observedGeneration;
-  public List<Condition> conditions = new ArrayList<>();
-
+public class VirtualMachineSnapshotStatus extends ConditionedStatus {
   /** True once libvirt holds the snapshot and a restore may use it. */
   public Boolean readyToUse;
 
@@ -28,24 +21,4 @@ public class VirtualMachineSnapshotStatus implements WithConditions {
    * copy-on-write with the live disks and grows as the guest writes.
    */
   public Long sizeBytes;
-
-  @Override
-  public Long getObservedGeneration() {
-    return observedGeneration;
-  }
-
-  @Override
-  public void setObservedGeneration(Long observedGeneration) {
-    this.observedGeneration = observedGeneration;
-  }
-
-  @Override
-  public List<Condition> getConditions() {
-    return conditions;
-  }
-
-  @Override
-  public void setConditions(List<Condition> conditions) {
-    this.conditions = conditions;
-  }
 }

@@ -1,14 +1,10 @@
 package io.bastida.api.v1alpha1;
 
-import io.fabric8.kubernetes.api.model.Condition;
 import java.util.ArrayList;
 import java.util.List;
 
 /** What Bastida observed of a VM. Public fields, like the spec's nested types. */
-public class VirtualMachineStatus implements WithConditions {
-  public Long observedGeneration;
-  public List<Condition> conditions = new ArrayList<>();
-
+public class VirtualMachineStatus extends ConditionedStatus {
   /** A one-word summary for {@code kubectl get} only (Running, Stopped, ...); not a contract. */
   public String printableStatus;
 
@@ -52,25 +48,5 @@ public class VirtualMachineStatus implements WithConditions {
 
     /** Where the disk's bytes are: a path on the host, or an nfs:// URL. */
     public String source;
-  }
-
-  @Override
-  public Long getObservedGeneration() {
-    return observedGeneration;
-  }
-
-  @Override
-  public void setObservedGeneration(Long observedGeneration) {
-    this.observedGeneration = observedGeneration;
-  }
-
-  @Override
-  public List<Condition> getConditions() {
-    return conditions;
-  }
-
-  @Override
-  public void setConditions(List<Condition> conditions) {
-    this.conditions = conditions;
   }
 }
