@@ -7,6 +7,7 @@ import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachine;
 import io.bastida.api.v1alpha1.VirtualMachineBackup;
 import io.bastida.api.v1alpha1.VirtualMachineBackupSpec;
+import io.bastida.operator.Informers;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
@@ -73,12 +74,7 @@ public class BackupPolicyReconciler implements Reconciler<BackupPolicy> {
   @Override
   public List<EventSource<?, BackupPolicy>> prepareEventSources(
       EventSourceContext<BackupPolicy> context) {
-    vms =
-        new InformerEventSource<>(
-            InformerEventSourceConfiguration.from(VirtualMachine.class, BackupPolicy.class)
-                .withSecondaryToPrimaryMapper(vm -> Set.of())
-                .build(),
-            context);
+    vms = Informers.lookupOnly(VirtualMachine.class, BackupPolicy.class, context);
     // A backup that completes or fails may let retention prune.
     backups =
         new InformerEventSource<>(
@@ -90,12 +86,7 @@ public class BackupPolicyReconciler implements Reconciler<BackupPolicy> {
                             .orElse(Set.of()))
                 .build(),
             context);
-    storageDomains =
-        new InformerEventSource<>(
-            InformerEventSourceConfiguration.from(StorageDomain.class, BackupPolicy.class)
-                .withSecondaryToPrimaryMapper(d -> Set.of())
-                .build(),
-            context);
+    storageDomains = Informers.lookupOnly(StorageDomain.class, BackupPolicy.class, context);
     return List.of(vms, backups, storageDomains);
   }
 

@@ -10,6 +10,7 @@ import io.bastida.api.v1alpha1.VirtualMachineBackupStatus;
 import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.DomainState.Power;
 import io.bastida.hypervisor.HypervisorException;
+import io.bastida.operator.Informers;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.migration.MigrationFacts;
 import io.bastida.operator.status.Conditions;
@@ -125,18 +126,8 @@ public class VirtualMachineBackupReconciler
                 .withSecondaryToPrimaryMapper(vm -> backupsOf(context, vm))
                 .build(),
             context);
-    hosts =
-        new InformerEventSource<>(
-            InformerEventSourceConfiguration.from(Host.class, VirtualMachineBackup.class)
-                .withSecondaryToPrimaryMapper(h -> Set.of())
-                .build(),
-            context);
-    storageDomains =
-        new InformerEventSource<>(
-            InformerEventSourceConfiguration.from(StorageDomain.class, VirtualMachineBackup.class)
-                .withSecondaryToPrimaryMapper(d -> Set.of())
-                .build(),
-            context);
+    hosts = Informers.lookupOnly(Host.class, VirtualMachineBackup.class, context);
+    storageDomains = Informers.lookupOnly(StorageDomain.class, VirtualMachineBackup.class, context);
     var ends = new SimpleInboundEventSource<VirtualMachineBackup>("backup-ends");
     // A backup that ends lets the next one of its VM start.
     jobs.onEnd(

@@ -15,6 +15,7 @@ import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.hypervisor.MigrationProgress;
 import io.bastida.hypervisor.MigrationRequest;
+import io.bastida.operator.Informers;
 import io.bastida.operator.backup.DomainDisks;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.host.HostStatusPlanner;
@@ -127,19 +128,9 @@ public class VirtualMachineMigrationReconciler
                 .build(),
             context);
     // A slot or a host coming back may let a waiting migration go on.
-    hosts =
-        new InformerEventSource<>(
-            InformerEventSourceConfiguration.from(Host.class, VirtualMachineMigration.class)
-                .withSecondaryToPrimaryMapper(h -> Set.of())
-                .build(),
-            context);
+    hosts = Informers.lookupOnly(Host.class, VirtualMachineMigration.class, context);
     storageDomains =
-        new InformerEventSource<>(
-            InformerEventSourceConfiguration.from(
-                    StorageDomain.class, VirtualMachineMigration.class)
-                .withSecondaryToPrimaryMapper(d -> Set.of())
-                .build(),
-            context);
+        Informers.lookupOnly(StorageDomain.class, VirtualMachineMigration.class, context);
     var outcomes = new SimpleInboundEventSource<VirtualMachineMigration>("migration-outcomes");
     // A job that ends frees a slot: the migration itself and those waiting for one look again.
     jobs.onOutcome(

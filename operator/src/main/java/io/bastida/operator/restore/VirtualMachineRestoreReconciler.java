@@ -11,6 +11,7 @@ import io.bastida.api.v1alpha1.VirtualMachineSpec;
 import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.DomainState.Power;
 import io.bastida.hypervisor.HypervisorException;
+import io.bastida.operator.Informers;
 import io.bastida.operator.backup.BackupChainPlanner;
 import io.bastida.operator.backup.BackupLayout;
 import io.bastida.operator.backup.BackupManifest;
@@ -109,12 +110,7 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
                     vm -> restoresNaming(context, vm.getMetadata().getNamespace(), vm, null))
                 .build(),
             context);
-    hosts =
-        new InformerEventSource<>(
-            InformerEventSourceConfiguration.from(Host.class, VirtualMachineRestore.class)
-                .withSecondaryToPrimaryMapper(h -> Set.of())
-                .build(),
-            context);
+    hosts = Informers.lookupOnly(Host.class, VirtualMachineRestore.class, context);
     snapshots =
         new InformerEventSource<>(
             InformerEventSourceConfiguration.from(
@@ -138,11 +134,7 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
                 .build(),
             context);
     storageDomains =
-        new InformerEventSource<>(
-            InformerEventSourceConfiguration.from(StorageDomain.class, VirtualMachineRestore.class)
-                .withSecondaryToPrimaryMapper(d -> Set.of())
-                .build(),
-            context);
+        Informers.lookupOnly(StorageDomain.class, VirtualMachineRestore.class, context);
     return List.of(vms, hosts, snapshots, backups, storageDomains);
   }
 

@@ -8,6 +8,7 @@ import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.DomainState.Power;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.hypervisor.SnapshotInfo;
+import io.bastida.operator.Informers;
 import io.bastida.operator.backup.DomainDisks;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.status.Conditions;
@@ -31,7 +32,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -90,12 +90,7 @@ public class VirtualMachineSnapshotReconciler
                             .collect(Collectors.toSet()))
                 .build(),
             context);
-    hosts =
-        new InformerEventSource<>(
-            InformerEventSourceConfiguration.from(Host.class, VirtualMachineSnapshot.class)
-                .withSecondaryToPrimaryMapper(h -> Set.of())
-                .build(),
-            context);
+    hosts = Informers.lookupOnly(Host.class, VirtualMachineSnapshot.class, context);
     return List.of(vms, hosts);
   }
 
