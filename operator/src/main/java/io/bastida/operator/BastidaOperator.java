@@ -49,6 +49,7 @@ public final class BastidaOperator implements AutoCloseable {
   private final LibvirtConnector connector;
   private final HostConnections connections;
   private final MigrationJobs migrationJobs;
+  private final VirtualMachineBackupReconciler backups;
   private final HealthEndpoint health;
   private volatile boolean closing;
 
@@ -142,9 +143,10 @@ public final class BastidaOperator implements AutoCloseable {
     operator.register(
         new VirtualMachineRestoreReconciler(
             locator, nfsFiles, backupImages, copier, statusWriter, events, clock));
-    operator.register(
+    backups =
         new VirtualMachineBackupReconciler(
-            locator, copier, backupImages, nfsFiles, statusWriter, events, clock));
+            locator, copier, backupImages, nfsFiles, statusWriter, events, clock);
+    operator.register(backups);
     operator.register(
         new BackupCatalogReconciler(nfsFiles, events, settings.storageRecheckInterval()));
     operator.register(
@@ -187,6 +189,7 @@ public final class BastidaOperator implements AutoCloseable {
   public void close() {
     closing = true;
     operator.stop();
+    backups.close();
     migrationJobs.close();
     connections.close();
     connector.close();

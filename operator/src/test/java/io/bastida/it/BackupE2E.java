@@ -11,40 +11,29 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.bastida.api.v1alpha1.BackupMode;
 import io.bastida.api.v1alpha1.BackupPolicy;
 import io.bastida.api.v1alpha1.BackupPolicySpec;
-import io.bastida.api.v1alpha1.Host;
-import io.bastida.api.v1alpha1.NfsAccess;
-import io.bastida.api.v1alpha1.NfsSource;
-import io.bastida.api.v1alpha1.StorageContent;
-import io.bastida.api.v1alpha1.StorageDomain;
-import io.bastida.api.v1alpha1.StorageDomainSpec;
 import io.bastida.api.v1alpha1.VirtualMachine;
 import io.bastida.api.v1alpha1.VirtualMachineBackup;
 import io.bastida.api.v1alpha1.VirtualMachineRestore;
 import io.bastida.api.v1alpha1.VirtualMachineRestoreSpec;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.libvirt.Connect;
-import org.libvirt.LibvirtException;
 
 /**
  * Backups end to end on the real testbed: a BackupPolicy backs a running guest's Native NFS disk up
@@ -61,40 +50,41 @@ class BackupE2E {
   private static final String RESTORED = "restored";
   private static final String RECOVERED = "recovered";
   private static final String POLICY = "hourly";
-  private static final Map<String, String> HOSTS = Map.of("backup-ha", "hA", "backup-hb", "hB");
-  // Hosts of other test classes may share the API server: the VMs go only on these.
-  private static final Map<String, String> LABELS = Map.of("bastida.io/e2e", "backup");
   private static final Map<String, String> BACKED_UP = Map.of("backup", POLICY);
-  // Unique on the testbed's guest segment (10.77.1.0/24), shared with other tests' guests.
-  private static final String GUEST_IP = "10.77.1.221";
-  // Subfolders of the testbed's export: the domains see only this test's files, and deleting
-  // them is not refused because of other tests' volumes at the export's root.
-  private static final String EXPORT_FOLDER = "backup-e2e";
+  // Unique on the testbed's guest segment (10.77.1.0/24), shared with other tests' guests and the
+  // benchmark's (10.77.1.221-228).
+  private static final String GUEST_IP = "10.77.1.235";
   private static final String DISKS = "backup-e2e-disks";
   private static final String BACKUPS = "backup-e2e-backups";
+  private static final BackupFixtures fixtures =
+      new BackupFixtures(
+          Testbed.get(),
+          NS,
+          Map.of("backup-ha", "hA", "backup-hb", "hB"),
+          // Hosts of other test classes may share the API server: the VMs go only on these.
+          Map.of("bastida.io/e2e", "backup"),
+          "backup-e2e",
+          DISKS,
+          BACKUPS);
   // 24 MiB of the 32 MiB disk before the full backup, then 1.5 MiB (under 5 %) before the next.
   private static final String FIRST_WRITE = "write -P 0x5a 0 24M";
   private static final String SECOND_WRITE = "write -P 0xa5 8M 1536k";
-  private static final Duration TIMEOUT = Duration.ofMinutes(3);
+  private static final Duration TIMEOUT = BackupFixtures.TIMEOUT;
   // VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP
   private static final int MONITOR_HMP = 1;
 
   private static final TestClock clock = new TestClock();
-  private static Testbed testbed;
   private static KubernetesClient client;
   private static RunningOperator operator;
   private static Path guestDir;
 
   @BeforeAll
   static void start() throws Exception {
-    testbed = Testbed.get();
     guestDir = Testbed.guest();
     removeLeftoversOfAnEarlierRun();
-    Files.createDirectories(exportFolder(DISKS));
-    Files.createDirectories(exportFolder(BACKUPS));
     TestCluster cluster = TestCluster.get();
     client = cluster.newClient();
-    createNamespace(client);
+    fixtures.createNamespace(client);
     operator =
         RunningOperator.start(cluster.newClient(), RunningOperator.settings(), c -> c, clock);
   }
@@ -104,9 +94,9 @@ class BackupE2E {
     try {
       client.resources(BackupPolicy.class).inNamespace(NS).delete();
       client.resources(VirtualMachineRestore.class).inNamespace(NS).delete();
-      deleteVms(client);
-      deleteBackups(client);
-      deleteStorageAndHosts(client);
+      fixtures.deleteVms(client);
+      fixtures.deleteBackups(client);
+      fixtures.deleteStorageAndHosts(client);
     } finally {
       operator.close();
       client.close();
@@ -116,13 +106,16 @@ class BackupE2E {
 
   @Test
   void scheduledBackupsRestoreIntoNewVmsHereAndOnAFreshCluster() throws Exception {
-    createHostsAndStorage(client);
-    VirtualMachine source = testbed.tinyGuestVm(NS, SOURCE, GUEST_IP, guestDir, DISKS, LABELS);
+    fixtures.createHostsAndStorage(client);
+    VirtualMachine source =
+        fixtures.testbed().tinyGuestVm(NS, SOURCE, GUEST_IP, guestDir, DISKS, fixtures.labels());
     source.getMetadata().setLabels(BACKED_UP);
     client.resource(source).create();
     await()
         .atMost(TIMEOUT)
-        .until(() -> condition(vm(client, SOURCE), "Ready").filter(status("True")).isPresent());
+        .until(
+            () ->
+                condition(fixtures.vm(client, SOURCE), "Ready").filter(status("True")).isPresent());
     writeFromTheHost(FIRST_WRITE);
 
     // The first run: nothing to build on, so a full backup.
@@ -137,7 +130,7 @@ class BackupE2E {
         .extracting(Condition::getStatus, Condition::getReason)
         .containsExactly("False", "FirstBackup");
     assertThat(full.getStatus().verified).isTrue();
-    Path fullFolder = exportFolder(BACKUPS).resolve(full.getStatus().location);
+    Path fullFolder = fixtures.exportFolder(BACKUPS).resolve(full.getStatus().location);
     assertThat(full.getStatus().location)
         .isEqualTo("bastida-backups/" + NS + "/" + SOURCE + "/" + full.getMetadata().getName());
     assertThat(fullFolder.resolve("manifest.json")).isRegularFile();
@@ -149,7 +142,7 @@ class BackupE2E {
     assertThat(manifestDisk).hasSize(1);
     assertThat(manifestDisk.get(0).path("file").asText()).isEqualTo("vda.qcow2");
     assertThat(manifestDisk.get(0).path("sha256").asText()).isEqualTo(sha256(fullImage));
-    assertThat(readPattern(fullImage, "read -P 0x5a 0 24M"))
+    assertThat(BackupFixtures.readPattern(fullImage, "read -P 0x5a 0 24M"))
         .as("the backup holds what the guest wrote")
         .doesNotContain("Pattern verification failed");
 
@@ -187,16 +180,18 @@ class BackupE2E {
         .inNamespace(NS)
         .withName(SOURCE)
         .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"runStrategy\":\"Halted\"}}");
-    await().atMost(TIMEOUT).until(() -> !domainRuns(domainOf(SOURCE)));
-    Path sourceDisk = localPath(vm(client, SOURCE).getStatus().disks.get(0).source);
+    await().atMost(TIMEOUT).until(() -> !fixtures.domainRuns(fixtures.domainOf(SOURCE)));
+    Path sourceDisk =
+        fixtures.localPath(fixtures.vm(client, SOURCE).getStatus().disks.get(0).source);
     started = System.nanoTime();
     VirtualMachineRestore restore =
         awaitRestored(client, "to-new-vm", incremental.getMetadata().getName(), RESTORED);
     long restoreMillis = millisSince(started);
-    VirtualMachine restored = vm(client, RESTORED);
+    VirtualMachine restored = fixtures.vm(client, RESTORED);
     assertThat(restored.getMetadata().getAnnotations())
         .containsEntry("bastida.io/restored-from", incremental.getMetadata().getName());
-    assertThat(compare(restoredVolume(restored), sourceDisk)).isEqualTo("Images are identical.");
+    assertThat(BackupFixtures.compare(restoredVolume(restored), sourceDisk))
+        .isEqualTo("Images are identical.");
 
     // Disaster recovery: a new cluster with the same hosts and storage finds the backups.
     long rediscoveryMillis;
@@ -205,14 +200,14 @@ class BackupE2E {
     try (TestCluster fresh = TestCluster.startAnother();
         KubernetesClient freshClient = fresh.newClient();
         RunningOperator freshOperator = RunningOperator.start(fresh.newClient())) {
-      createNamespace(freshClient);
+      fixtures.createNamespace(freshClient);
       started = System.nanoTime();
-      createHostsAndStorage(freshClient);
+      fixtures.createHostsAndStorage(freshClient);
       List<VirtualMachineBackup> found =
           await()
               .atMost(TIMEOUT)
               .until(
-                  () -> backups(freshClient),
+                  () -> fixtures.backups(freshClient),
                   list ->
                       list.size() == 2
                           && list.stream()
@@ -238,11 +233,13 @@ class BackupE2E {
           awaitRestored(
               freshClient, "after-disaster", incremental.getMetadata().getName(), RECOVERED);
       recoveryMillis = millisSince(started);
-      assertThat(compare(restoredVolume(vm(freshClient, RECOVERED)), sourceDisk))
+      assertThat(
+              BackupFixtures.compare(
+                  restoredVolume(fixtures.vm(freshClient, RECOVERED)), sourceDisk))
           .isEqualTo("Images are identical.");
       // The fresh cluster's VM runs on the same hosts: it goes with the cluster. Its backups stay:
       // deleting them there would delete the files this cluster's backups point at.
-      deleteVms(freshClient);
+      fixtures.deleteVms(freshClient);
     }
 
     System.out.printf(
@@ -259,10 +256,11 @@ class BackupE2E {
         recovery.getStatus().restoredBytes);
 
     // Deleting a backup deletes its files; a parent goes after the backups built on it.
-    deleteBackups(client);
-    assertThat(exportFolder(BACKUPS).resolve(incremental.getStatus().location)).doesNotExist();
+    fixtures.deleteBackups(client);
+    assertThat(fixtures.exportFolder(BACKUPS).resolve(incremental.getStatus().location))
+        .doesNotExist();
     assertThat(fullFolder).doesNotExist();
-    assertThat(exportFolder(BACKUPS))
+    assertThat(fixtures.exportFolder(BACKUPS))
         .as("no empty folders left to keep the StorageDomain from being deleted")
         .isEmptyDirectory();
   }
@@ -305,26 +303,14 @@ class BackupE2E {
         await()
             .atMost(TIMEOUT)
             .until(
-                () -> backups(client),
-                list -> list.size() == count && list.stream().allMatch(BackupE2E::finished));
+                () -> fixtures.backups(client),
+                list -> list.size() == count && list.stream().allMatch(BackupFixtures::finished));
     VirtualMachineBackup newest = made.get(count - 1);
     assertThat(condition(newest, "Complete"))
         .as("backup %s: %s", newest.getMetadata().getName(), newest.getStatus().conditions)
         .get()
         .matches(status("True"));
     return newest;
-  }
-
-  private static boolean finished(VirtualMachineBackup backup) {
-    return condition(backup, "Complete").filter(status("True")).isPresent()
-        || condition(backup, "Failed").filter(status("True")).isPresent();
-  }
-
-  /** The namespace's backups, oldest first. */
-  private static List<VirtualMachineBackup> backups(KubernetesClient client) {
-    return client.resources(VirtualMachineBackup.class).inNamespace(NS).list().getItems().stream()
-        .sorted(Comparator.comparing(b -> b.getMetadata().getName()))
-        .toList();
   }
 
   private static VirtualMachineRestore awaitRestored(
@@ -362,98 +348,15 @@ class BackupE2E {
   private static Path restoredVolume(VirtualMachine vm) {
     var image = vm.getSpec().disks.get(0).image;
     assertThat(image.storageDomainName).isEqualTo(DISKS);
-    return exportFolder(DISKS).resolve(image.volume);
-  }
-
-  private static void createNamespace(KubernetesClient client) {
-    client
-        .namespaces()
-        .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
-        .serverSideApply();
-  }
-
-  private static void createHostsAndStorage(KubernetesClient client) {
-    HOSTS.forEach(
-        (name, testbedHost) ->
-            client
-                .resource(
-                    Resources.emulated(
-                        Resources.withLabels(host(name, testbed.tcpUri(testbedHost)), LABELS)))
-                .create());
-    client.resource(nativeNfsDomain(DISKS, StorageContent.Disks)).create();
-    client.resource(nativeNfsDomain(BACKUPS, StorageContent.Backups)).create();
-    for (String domain : List.of(DISKS, BACKUPS)) {
-      await()
-          .atMost(TIMEOUT)
-          .until(
-              () ->
-                  condition(client.resources(StorageDomain.class).withName(domain).get(), "Ready")
-                      .filter(status("True"))
-                      .isPresent());
-    }
-  }
-
-  private static StorageDomain nativeNfsDomain(String name, StorageContent content) {
-    NfsSource nfs = new NfsSource();
-    nfs.setServer(testbed.nfsServer());
-    nfs.setPath(exportPath(name));
-    nfs.setAccess(NfsAccess.Native);
-    StorageDomainSpec spec = new StorageDomainSpec();
-    spec.setNfs(nfs);
-    spec.setContent(List.of(content));
-    StorageDomain domain = new StorageDomain();
-    domain.setMetadata(new ObjectMetaBuilder().withName(name).build());
-    domain.setSpec(spec);
-    return Resources.selecting(domain, LABELS);
-  }
-
-  private static void deleteVms(KubernetesClient client) {
-    client.resources(VirtualMachine.class).inNamespace(NS).delete();
-    await()
-        .atMost(TIMEOUT)
-        .until(
-            () -> client.resources(VirtualMachine.class).inNamespace(NS).list().getItems(),
-            List::isEmpty);
-  }
-
-  /** Newest first: a backup waits for those built on it to go. */
-  private static void deleteBackups(KubernetesClient client) {
-    List<VirtualMachineBackup> oldestFirst = backups(client);
-    for (int i = oldestFirst.size() - 1; i >= 0; i--) {
-      VirtualMachineBackup backup = oldestFirst.get(i);
-      client.resource(backup).delete();
-      await().atMost(TIMEOUT).until(() -> client.resource(backup).get() == null);
-    }
-  }
-
-  private static void deleteStorageAndHosts(KubernetesClient client) throws IOException {
-    // Volumes of restored VMs are theirs to keep: the storage domain refuses to go while they stay.
-    try (Stream<Path> volumes = Files.list(exportFolder(DISKS))) {
-      for (Path volume : volumes.toList()) {
-        Files.delete(volume);
-      }
-    }
-    client.resources(StorageDomain.class).withName(DISKS).delete();
-    client.resources(StorageDomain.class).withName(BACKUPS).delete();
-    await()
-        .atMost(TIMEOUT)
-        .until(
-            () ->
-                client.resources(StorageDomain.class).withName(DISKS).get() == null
-                    && client.resources(StorageDomain.class).withName(BACKUPS).get() == null);
-    HOSTS.keySet().forEach(name -> client.resources(Host.class).withName(name).delete());
-  }
-
-  private static VirtualMachine vm(KubernetesClient client, String name) {
-    return client.resources(VirtualMachine.class).inNamespace(NS).withName(name).get();
+    return fixtures.exportFolder(DISKS).resolve(image.volume);
   }
 
   /** Runs a qemu-io command on the source's disk inside QEMU, as if the guest wrote. */
   private static void writeFromTheHost(String qemuIoCommand) throws Exception {
-    String host = HOSTS.get(vm(client, SOURCE).getStatus().hostName);
-    Connect libvirt = new Connect(testbed.tcpUri(host), false);
+    String host = fixtures.testbedHostOf(client, SOURCE);
+    Connect libvirt = new Connect(fixtures.testbed().tcpUri(host), false);
     try {
-      var domain = libvirt.domainLookupByName(domainOf(SOURCE));
+      var domain = libvirt.domainLookupByName(fixtures.domainOf(SOURCE));
       JsonNode blocks =
           new ObjectMapper()
               .readTree(domain.qemuMonitorCommand("{\"execute\":\"query-block\"}", 0))
@@ -474,39 +377,6 @@ class BackupE2E {
     }
   }
 
-  private static boolean domainRuns(String domain) throws LibvirtException {
-    for (String host : HOSTS.values()) {
-      Connect libvirt = new Connect(testbed.tcpUri(host), true);
-      try {
-        if (libvirt.domainLookupByName(domain).isActive() == 1) {
-          return true;
-        }
-      } catch (LibvirtException notDefinedThere) {
-        // look on the other host
-      } finally {
-        libvirt.close();
-      }
-    }
-    return false;
-  }
-
-  private static String compare(Path restored, Path source) throws Exception {
-    // -U: the restored VM may have started on its image already; it does not write to it.
-    return run("qemu-img", "compare", "-U", restored.toString(), source.toString()).trim();
-  }
-
-  private static String readPattern(Path image, String qemuIoRead) throws Exception {
-    return run("qemu-io", "-r", "-U", "-f", "qcow2", "-c", qemuIoRead, image.toString());
-  }
-
-  private static String run(String... command) throws Exception {
-    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output = new String(process.getInputStream().readAllBytes());
-    assertThat(process.waitFor(2, TimeUnit.MINUTES)).isTrue();
-    assertThat(process.exitValue()).as(String.join(" ", command) + ": " + output).isZero();
-    return output;
-  }
-
   private static String sha256(Path file) throws Exception {
     MessageDigest digest = MessageDigest.getInstance("SHA-256");
     try (var in = Files.newInputStream(file)) {
@@ -518,56 +388,11 @@ class BackupE2E {
     return HexFormat.of().formatHex(digest.digest());
   }
 
-  private static String exportPath(String storageDomain) {
-    return testbed.nfsExport() + "/" + EXPORT_FOLDER + "/" + storageDomain;
-  }
-
-  private static Path exportFolder(String storageDomain) {
-    return testbed.nfsDirectory().resolve(EXPORT_FOLDER).resolve(storageDomain);
-  }
-
-  /** An nfs:// URL on the testbed's export, as a path here. */
-  private static Path localPath(String nfsUrl) {
-    String prefix = "nfs://" + testbed.nfsServer() + testbed.nfsExport() + "/";
-    assertThat(nfsUrl).startsWith(prefix);
-    return testbed.nfsDirectory().resolve(nfsUrl.substring(prefix.length()));
-  }
-
-  private static String domainOf(String vm) {
-    return NS + "_" + vm;
-  }
-
   private static long millisSince(long startNanos) {
     return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
   }
 
-  /** Domains and files a killed earlier run left on the testbed: made anew here. */
   private static void removeLeftoversOfAnEarlierRun() throws Exception {
-    for (String host : HOSTS.values()) {
-      Connect libvirt = new Connect(testbed.tcpUri(host), false);
-      try {
-        for (String vm : List.of(SOURCE, RESTORED, RECOVERED)) {
-          try {
-            var domain = libvirt.domainLookupByName(domainOf(vm));
-            if (domain.isActive() == 1) {
-              domain.destroy();
-            }
-            domain.undefine();
-          } catch (LibvirtException e) {
-            // not there: nothing to clean
-          }
-        }
-      } finally {
-        libvirt.close();
-      }
-    }
-    Path folder = testbed.nfsDirectory().resolve(EXPORT_FOLDER);
-    if (Files.exists(folder)) {
-      try (Stream<Path> tree = Files.walk(folder)) {
-        for (Path path : tree.sorted(Comparator.reverseOrder()).toList()) {
-          Files.delete(path);
-        }
-      }
-    }
+    fixtures.removeLeftoversOfAnEarlierRun(List.of(SOURCE, RESTORED, RECOVERED));
   }
 }

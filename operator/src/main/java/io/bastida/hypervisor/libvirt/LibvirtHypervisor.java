@@ -942,7 +942,7 @@ final class LibvirtHypervisor implements Hypervisor {
   private static final int UNDEFINE_SNAPSHOT_METADATA = 1 | 2;
   private static final int ADDRESSES_FROM_AGENT = 1;
   private static final int AFFECT_LIVE = 1;
-  private static final int UNDEFINE_ALL_METADATA = UNDEFINE_SNAPSHOT_METADATA | 4 | 32;
+  private static final int UNDEFINE_ALL_METADATA = UNDEFINE_SNAPSHOT_METADATA | 4 | 16;
   private static final Duration BACKUP_END_TIMEOUT = Duration.ofSeconds(30);
   private static final Duration BACKUP_END_POLL = Duration.ofMillis(50);
   // VIR_DOMAIN_JOB_STATS_COMPLETED, VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED

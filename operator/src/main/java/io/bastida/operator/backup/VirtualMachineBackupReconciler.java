@@ -60,7 +60,7 @@ import org.slf4j.LoggerFactory;
  */
 @ControllerConfiguration(name = "virtualmachinebackup")
 public class VirtualMachineBackupReconciler
-    implements Reconciler<VirtualMachineBackup>, Cleaner<VirtualMachineBackup> {
+    implements Reconciler<VirtualMachineBackup>, Cleaner<VirtualMachineBackup>, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(VirtualMachineBackupReconciler.class);
 
   public static final String PROGRESSING = "Progressing";
@@ -635,6 +635,12 @@ public class VirtualMachineBackupReconciler
         backup.getStatus() == null ? new VirtualMachineBackupStatus() : backup.getStatus();
     removeFiles(backup, status);
     return DeleteControl.defaultDelete();
+  }
+
+  /** Stops the copies of this process (their backups are then Interrupted, on the next start). */
+  @Override
+  public void close() {
+    jobs.close();
   }
 
   /**

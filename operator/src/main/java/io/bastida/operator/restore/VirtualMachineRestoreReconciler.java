@@ -350,6 +350,9 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
     var spec = restore.getSpec();
     String namespace = restore.getMetadata().getNamespace();
     Optional<VirtualMachine> vm = vms.get(new ResourceID(spec.vmName, namespace));
+    if (status.startTime == null && vm.isPresent() && isMigrating(vm.get())) {
+      return waiting(restore, status, "VmMigrating", "waiting for the VM's migration to end");
+    }
     VmLocator.Located located;
     try {
       located = locator.locate(vm, namespace, spec.vmName, name -> hosts.get(new ResourceID(name)));
@@ -415,6 +418,11 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
     }
   }
 
+  private static boolean isMigrating(VirtualMachine vm) {
+    return vm.getStatus() != null
+        && Conditions.isTrue(vm.getStatus().conditions, VmConditions.MIGRATING);
+  }
+
   private static String storageDomainOf(VirtualMachineSpec.Disk disk) {
     if (disk.blank != null) {
       return disk.blank.storageDomainName;
@@ -448,9 +456,7 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
           restore, status, "SnapshotNotReady", "snapshot " + snapshotName + " is not ready to use");
     }
     Optional<VirtualMachine> vm = vms.get(new ResourceID(vmName, namespace));
-    if (vm.isPresent()
-        && vm.get().getStatus() != null
-        && Conditions.isTrue(vm.get().getStatus().conditions, VmConditions.MIGRATING)) {
+    if (vm.isPresent() && isMigrating(vm.get())) {
       return waiting(restore, status, "VmMigrating", "waiting for the VM's migration to end");
     }
     VmLocator.Located located;
