@@ -209,6 +209,15 @@ final class BackupRun {
    * export shows the disks as they were at that instant.
    */
   private BackupExport beginJob(List<DomainDisks.Disk> disks) throws StepFailed {
+    // Only one backup of a VM runs at a time: a job found now is a leftover of an interrupted one,
+    // whose export shows an older moment.
+    step(
+        "BackupJobFailed",
+        () -> {
+          if (hypervisor.runningBackup(request.domainName()).isPresent()) {
+            hypervisor.endBackup(request.domainName());
+          }
+        });
     boolean frozen = false;
     if (request.quiesce()) {
       try {

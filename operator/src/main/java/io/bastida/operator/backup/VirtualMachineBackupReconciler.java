@@ -7,12 +7,14 @@ import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachine;
 import io.bastida.api.v1alpha1.VirtualMachineBackup;
 import io.bastida.api.v1alpha1.VirtualMachineBackupStatus;
+import io.bastida.api.v1alpha1.VirtualMachineRestore;
 import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.DomainState.Power;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.operator.Informers;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.migration.MigrationFacts;
+import io.bastida.operator.restore.VirtualMachineRestoreReconciler;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.storage.StoragePlanner;
@@ -95,9 +97,16 @@ public class VirtualMachineBackupReconciler
   /** Recorded as started by this process and not yet handed to a job. */
   private final Set<String> recordedHere = ConcurrentHashMap.newKeySet();
 
+  /**
+   * The backup (uid) each VM ("namespace/name") has under way in this process: the cache may not
+   * show a backup admitted a moment ago, and two jobs on one domain would end each other.
+   */
+  private final Map<String, String> underWayByVm = new ConcurrentHashMap<>();
+
   private InformerEventSource<VirtualMachine, VirtualMachineBackup> vms;
   private InformerEventSource<Host, VirtualMachineBackup> hosts;
   private InformerEventSource<StorageDomain, VirtualMachineBackup> storageDomains;
+  private InformerEventSource<VirtualMachineRestore, VirtualMachineBackup> restores;
 
   public VirtualMachineBackupReconciler(
       VmLocator locator,
@@ -128,6 +137,8 @@ public class VirtualMachineBackupReconciler
             context);
     hosts = Informers.lookupOnly(Host.class, VirtualMachineBackup.class, context);
     storageDomains = Informers.lookupOnly(StorageDomain.class, VirtualMachineBackup.class, context);
+    restores =
+        Informers.lookupOnly(VirtualMachineRestore.class, VirtualMachineBackup.class, context);
     var ends = new SimpleInboundEventSource<VirtualMachineBackup>("backup-ends");
     // A backup that ends lets the next one of its VM start.
     jobs.onEnd(
@@ -137,7 +148,7 @@ public class VirtualMachineBackupReconciler
                 .list()
                 .filter(b -> b.getMetadata().getUid().equals(key) || !isFinished(b.getStatus()))
                 .forEach(b -> ends.propagateEvent(ResourceID.fromResource(b))));
-    return List.of(vms, hosts, storageDomains, ends);
+    return List.of(vms, hosts, storageDomains, restores, ends);
   }
 
   private static Set<ResourceID> backupsOf(
@@ -161,6 +172,7 @@ public class VirtualMachineBackupReconciler
     String key = backup.getMetadata().getUid();
     if (isFinished(status)) {
       jobs.forget(key);
+      underWayByVm.remove(vmKey(backup), key);
       return UpdateControl.noUpdate();
     }
     if ("true".equals(backup.getMetadata().getLabels().get(REDISCOVERED_LABEL))) {
@@ -186,8 +198,9 @@ public class VirtualMachineBackupReconciler
       status.progress.totalBytes = job.get().run().totalBytes();
       return statusWriter.update(backup, status).rescheduleAfter(PROGRESS_INTERVAL.toMillis());
     }
+    // The job is forgotten only once its outcome is in status (see the top): a status write that
+    // fails is retried from the outcome, not taken for an interruption.
     BackupRun.Outcome outcome = job.get().outcome().join();
-    jobs.forget(key);
     if (outcome instanceof BackupRun.Completed completed) {
       return complete(backup, status, completed);
     }
@@ -215,6 +228,27 @@ public class VirtualMachineBackupReconciler
     Optional<String> unusable = unusableForBackups(storage.get());
     if (unusable.isPresent()) {
       return fail(backup, status, "StorageDomainNotForBackups", unusable.get(), false);
+    }
+    Optional<VirtualMachineRestore> restoring =
+        restores
+            .list(namespace)
+            .filter(r -> r.getSpec().vmName.equals(spec.vmName))
+            .filter(r -> VirtualMachineRestoreReconciler.INPLACE.equals(r.getSpec().target))
+            .filter(VirtualMachineRestoreReconciler::isUnderWay)
+            .findFirst();
+    if (restoring.isPresent()) {
+      return waiting(
+          backup,
+          status,
+          "VmRestoring",
+          "VirtualMachineRestore "
+              + restoring.get().getMetadata().getName()
+              + " is rewriting the VM's disks");
+    }
+    String holder = underWayByVm.putIfAbsent(vmKey(backup), backup.getMetadata().getUid());
+    if (holder != null && !holder.equals(backup.getMetadata().getUid())) {
+      return waiting(
+          backup, status, "WaitingForOtherBackup", "another backup of the same VM is running");
     }
     Optional<VirtualMachineBackup> other = otherBackupUnderWay(backup, context);
     if (other.isPresent()) {
@@ -416,6 +450,7 @@ public class VirtualMachineBackupReconciler
     if (Boolean.TRUE.equals(backup.getSpec().quiesce)) {
       status.conditions.add(quiesced(backup, completed.quiesceProblem()));
     }
+    underWayByVm.remove(vmKey(backup), backup.getMetadata().getUid());
     events.normal(backup, "Completed", message);
     log.info("VirtualMachineBackup({}): {}", name(backup), message);
     return statusWriter.update(backup, status);
@@ -500,6 +535,7 @@ public class VirtualMachineBackupReconciler
     if (removeFiles) {
       removeLeftovers(backup, status);
     }
+    underWayByVm.remove(vmKey(backup), backup.getMetadata().getUid());
     status.completionTime = now();
     status.printableStatus = "Failed";
     status.progress = null;
@@ -547,6 +583,10 @@ public class VirtualMachineBackupReconciler
       if (located.hypervisor().runningBackup(located.domainName()).isPresent()) {
         located.hypervisor().endBackup(located.domainName());
       }
+      if (Boolean.TRUE.equals(spec.quiesce)) {
+        // Killed between freeze and thaw, the run left the guest frozen.
+        thawQuietly(located, backup);
+      }
       if (status.checkpointName != null
           && located
               .hypervisor()
@@ -561,11 +601,23 @@ public class VirtualMachineBackupReconciler
     removeFiles(backup, status);
   }
 
-  private void removeFiles(VirtualMachineBackup backup, VirtualMachineBackupStatus status) {
+  private static void thawQuietly(VmLocator.Located located, VirtualMachineBackup backup) {
+    try {
+      located.hypervisor().thawFilesystems(located.domainName());
+    } catch (HypervisorException e) {
+      log.debug("VirtualMachineBackup({}): nothing to thaw: {}", name(backup), e.getMessage());
+    }
+  }
+
+  /**
+   * Removes the backup's folder; false when the share could not be reached (with a storage domain
+   * that is gone there is nothing left to reach, and nothing to rediscover the files from).
+   */
+  private boolean removeFiles(VirtualMachineBackup backup, VirtualMachineBackupStatus status) {
     Optional<StorageDomain> storage =
         storageDomains.get(new ResourceID(backup.getSpec().storageDomainName));
     if (status.location == null || storage.isEmpty() || storage.get().getSpec().getNfs() == null) {
-      return;
+      return true;
     }
     var nfs = storage.get().getSpec().getNfs();
     try {
@@ -581,9 +633,11 @@ public class VirtualMachineBackupReconciler
           break;
         }
       }
+      return true;
     } catch (NfsException | RuntimeException e) {
       log.warn(
           "VirtualMachineBackup({}): could not remove its files: {}", name(backup), e.getMessage());
+      return false;
     }
   }
 
@@ -592,6 +646,10 @@ public class VirtualMachineBackupReconciler
       VirtualMachineBackupStatus status,
       String reason,
       String message) {
+    if (status.startTime == null) {
+      // Not admitted: another backup of the VM may go first.
+      underWayByVm.remove(vmKey(backup), backup.getMetadata().getUid());
+    }
     boolean changed =
         Conditions.find(status.conditions, READY)
             .map(Condition::getReason)
@@ -616,6 +674,7 @@ public class VirtualMachineBackupReconciler
       return DeleteControl.noFinalizerRemoval().rescheduleAfter(WAIT.toMillis());
     }
     jobs.forget(key);
+    underWayByVm.remove(vmKey(backup), key);
     Optional<VirtualMachineBackup> child =
         context
             .getPrimaryCache()
@@ -633,7 +692,10 @@ public class VirtualMachineBackupReconciler
     }
     VirtualMachineBackupStatus status =
         backup.getStatus() == null ? new VirtualMachineBackupStatus() : backup.getStatus();
-    removeFiles(backup, status);
+    if (!removeFiles(backup, status)) {
+      // Gone from the cluster with its manifest still on the share, it would be rediscovered.
+      return DeleteControl.noFinalizerRemoval().rescheduleAfter(WAIT.toMillis() * 6);
+    }
     return DeleteControl.defaultDelete();
   }
 
@@ -705,16 +767,21 @@ public class VirtualMachineBackupReconciler
         status.disks.stream().map(d -> d.target).collect(Collectors.toSet()));
   }
 
+  private static String vmKey(VirtualMachineBackup backup) {
+    return backup.getMetadata().getNamespace() + "/" + backup.getSpec().vmName;
+  }
+
   /** Unique per backup, so a failed one's leftover checkpoint never collides with the next. */
   private static String checkpointName(VirtualMachineBackup backup) {
     return "bastida-" + backup.getMetadata().getName();
   }
 
-  static boolean isComplete(VirtualMachineBackupStatus status) {
+  public static boolean isComplete(VirtualMachineBackupStatus status) {
     return status != null && Conditions.isTrue(status.conditions, COMPLETE);
   }
 
-  static boolean isFinished(VirtualMachineBackupStatus status) {
+  /** Complete or Failed: its job, if it had one, has ended. */
+  public static boolean isFinished(VirtualMachineBackupStatus status) {
     return status != null
         && (Conditions.isTrue(status.conditions, COMPLETE)
             || Conditions.isTrue(status.conditions, FAILED));

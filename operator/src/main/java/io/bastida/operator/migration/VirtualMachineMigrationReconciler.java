@@ -3,6 +3,7 @@ package io.bastida.operator.migration;
 import io.bastida.api.v1alpha1.Host;
 import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachine;
+import io.bastida.api.v1alpha1.VirtualMachineBackup;
 import io.bastida.api.v1alpha1.VirtualMachineMigration;
 import io.bastida.api.v1alpha1.VirtualMachineMigrationSpec;
 import io.bastida.api.v1alpha1.VirtualMachineMigrationStatus;
@@ -17,6 +18,7 @@ import io.bastida.hypervisor.MigrationProgress;
 import io.bastida.hypervisor.MigrationRequest;
 import io.bastida.operator.Informers;
 import io.bastida.operator.backup.DomainDisks;
+import io.bastida.operator.backup.VirtualMachineBackupReconciler;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.host.HostStatusPlanner;
 import io.bastida.operator.host.HostTargets;
@@ -97,6 +99,7 @@ public class VirtualMachineMigrationReconciler
   private InformerEventSource<VirtualMachine, VirtualMachineMigration> vms;
   private InformerEventSource<Host, VirtualMachineMigration> hosts;
   private InformerEventSource<StorageDomain, VirtualMachineMigration> storageDomains;
+  private InformerEventSource<VirtualMachineBackup, VirtualMachineMigration> backups;
 
   public VirtualMachineMigrationReconciler(
       HostConnections connections,
@@ -131,6 +134,8 @@ public class VirtualMachineMigrationReconciler
     hosts = Informers.lookupOnly(Host.class, VirtualMachineMigration.class, context);
     storageDomains =
         Informers.lookupOnly(StorageDomain.class, VirtualMachineMigration.class, context);
+    backups =
+        Informers.lookupOnly(VirtualMachineBackup.class, VirtualMachineMigration.class, context);
     var outcomes = new SimpleInboundEventSource<VirtualMachineMigration>("migration-outcomes");
     // A job that ends frees a slot: the migration itself and those waiting for one look again.
     jobs.onOutcome(
@@ -144,7 +149,7 @@ public class VirtualMachineMigrationReconciler
                             || (!isFinished(m.getStatus())
                                 && (m.getStatus() == null || m.getStatus().startTime == null)))
                 .forEach(m -> outcomes.propagateEvent(ResourceID.fromResource(m))));
-    return List.of(vms, hosts, storageDomains, outcomes);
+    return List.of(vms, hosts, storageDomains, backups, outcomes);
   }
 
   private static Set<ResourceID> migrationsOf(
@@ -201,6 +206,24 @@ public class VirtualMachineMigrationReconciler
           "VirtualMachine " + namespace + "/" + spec.vmName + " does not exist");
     }
     VirtualMachine vm = found.get();
+    Optional<VirtualMachineBackup> backup =
+        backups
+            .list(namespace)
+            .filter(b -> b.getSpec().vmName.equals(spec.vmName))
+            .filter(b -> b.getStatus() != null && b.getStatus().startTime != null)
+            .filter(b -> !VirtualMachineBackupReconciler.isFinished(b.getStatus()))
+            .findFirst();
+    if (backup.isPresent()) {
+      // A backup job holds the domain (and the checkpoint it made must survive): wait for it.
+      String message =
+          "waiting for backup " + backup.get().getMetadata().getName() + " of the VM to end";
+      status.printableStatus = "Pending";
+      status.conditions =
+          List.of(
+              Conditions.of(RUNNING, false, "WaitingForBackup", message),
+              Conditions.of(READY, false, "WaitingForBackup", message));
+      return statusWriter.update(migration, status).rescheduleAfter(WAIT_FOR_SLOT.toMillis());
+    }
     Optional<VirtualMachineMigration> other = otherMigrationOf(migration, context);
     if (other.isPresent()) {
       return fail(

@@ -59,6 +59,10 @@ final class BackupFiles {
     return qemuImg.info(targetUrl).map(QemuImg.ImageInfo::virtualSizeBytes).orElse(0L);
   }
 
+  void remove(String server, String exportPath, String file) throws NfsException {
+    files.remove(server, exportPath, file);
+  }
+
   static String url(StorageDomain storage, BackupLayout layout, String target) {
     var nfs = storage.getSpec().getNfs();
     return QemuImg.nfsPathUrl(nfs.getServer(), nfs.getPath(), layout.diskPath(target));

@@ -16,6 +16,7 @@ import io.bastida.operator.backup.BackupChainPlanner;
 import io.bastida.operator.backup.BackupLayout;
 import io.bastida.operator.backup.BackupManifest;
 import io.bastida.operator.backup.DomainDisks;
+import io.bastida.operator.backup.VirtualMachineBackupReconciler;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
@@ -265,6 +266,7 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
       return running(
           restore, status, "restoring backup " + spec.backupName + " into new VM " + spec.target);
     }
+    Map<StorageDomain, String> copied = new java.util.LinkedHashMap<>();
     try {
       BackupLayout last = chain.get(chain.size() - 1);
       BackupManifest manifest = backupFiles.manifest(backupStorage, last);
@@ -302,6 +304,7 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
                 + uid.substring(0, 8)
                 + ".qcow2";
         var nfs = destination.getSpec().getNfs();
+        copied.put(destination, volume);
         restored +=
             backupFiles.restoreDisk(
                 backupStorage,
@@ -334,8 +337,22 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
           created,
           "restored backup " + spec.backupName + " into new VM " + spec.target);
     } catch (IOException | NfsException | IllegalArgumentException e) {
+      removeQuietly(copied);
       return fail(restore, status, "RestoreFailed", e.getMessage());
     }
+  }
+
+  /** The volumes a failed restore into a new VM made: nobody owns them. */
+  private void removeQuietly(Map<StorageDomain, String> volumes) {
+    volumes.forEach(
+        (storage, volume) -> {
+          var nfs = storage.getSpec().getNfs();
+          try {
+            backupFiles.remove(nfs.getServer(), nfs.getPath(), volume);
+          } catch (NfsException e) {
+            log.warn("Could not remove the partly restored volume {}: {}", volume, e.getMessage());
+          }
+        });
   }
 
   /**
@@ -352,6 +369,10 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
     Optional<VirtualMachine> vm = vms.get(new ResourceID(spec.vmName, namespace));
     if (status.startTime == null && vm.isPresent() && isMigrating(vm.get())) {
       return waiting(restore, status, "VmMigrating", "waiting for the VM's migration to end");
+    }
+    if (status.startTime == null && backupUnderWay(namespace, spec.vmName)) {
+      // Its copy must not read a disk being rewritten.
+      return waiting(restore, status, "VmBackingUp", "waiting for the VM's backup to end");
     }
     VmLocator.Located located;
     try {
@@ -377,10 +398,15 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
                 vm.get().getSpec().terminationGracePeriodSeconds == null
                     ? 60
                     : vm.get().getSpec().terminationGracePeriodSeconds);
-        if (clock.instant().isAfter(Instant.parse(status.startTime).plus(grace))) {
-          hypervisor.destroyDomain(located.domainName());
-        } else {
-          hypervisor.shutdownDomain(located.domainName());
+        try {
+          if (clock.instant().isAfter(Instant.parse(status.startTime).plus(grace))) {
+            hypervisor.destroyDomain(located.domainName());
+          } else {
+            hypervisor.shutdownDomain(located.domainName());
+          }
+        } catch (HypervisorException e) {
+          // Typically the guest went down between the look and the call: look again.
+          log.debug("VirtualMachineRestore({}): {}", name(restore), e.getMessage());
         }
         return statusWriter.update(restore, status).rescheduleAfter(WAIT.toMillis() / 5);
       }
@@ -413,9 +439,21 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
               + " is back at backup "
               + spec.backupName
               + "; it starts as its run strategy says");
-    } catch (IOException | NfsException | HypervisorException | IllegalArgumentException e) {
+    } catch (IOException | NfsException e) {
+      // The VM's disk may be half written: it stays stopped and the copy is tried again (deleting
+      // this restore gives up and hands the VM back as it is).
+      return waiting(restore, status, "RestoreCopyFailed", e.getMessage());
+    } catch (HypervisorException | IllegalArgumentException e) {
       return fail(restore, status, "RestoreFailed", e.getMessage());
     }
+  }
+
+  private boolean backupUnderWay(String namespace, String vmName) {
+    return backups
+        .list(namespace)
+        .filter(b -> b.getSpec().vmName.equals(vmName))
+        .filter(b -> b.getStatus() != null && b.getStatus().startTime != null)
+        .anyMatch(b -> !VirtualMachineBackupReconciler.isFinished(b.getStatus()));
   }
 
   private static boolean isMigrating(VirtualMachine vm) {
@@ -472,6 +510,12 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
       return running(restore, status, "reverting VM " + vmName + " to snapshot " + snapshotName);
     }
     try {
+      // The revert changes the disks behind the backup checkpoints' dirty bitmaps: an incremental
+      // from them would miss those changes, so they go and the next backup is full.
+      List<String> checkpoints = located.hypervisor().checkpoints(located.domainName());
+      for (int i = checkpoints.size() - 1; i >= 0; i--) {
+        located.hypervisor().deleteCheckpoint(located.domainName(), checkpoints.get(i));
+      }
       // Reverting again after a restart lands on the same moment: it is safe to repeat.
       located.hypervisor().revertToSnapshot(located.domainName(), snapshotName);
       boolean memory = Boolean.TRUE.equals(snapshot.get().getStatus().memoryIncluded);

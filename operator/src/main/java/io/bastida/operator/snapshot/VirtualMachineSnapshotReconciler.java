@@ -16,6 +16,7 @@ import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.vm.VmConditions;
 import io.bastida.operator.vm.VmLocator;
 import io.bastida.storage.QemuImg;
+import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
@@ -112,9 +113,6 @@ public class VirtualMachineSnapshotReconciler
     try {
       located = locator.locate(vm, namespace, vmName, name -> hosts.get(new ResourceID(name)));
     } catch (VmLocator.Unavailable e) {
-      if (!Boolean.TRUE.equals(status.readyToUse)) {
-        events.warning(snapshot, e.reason(), e.getMessage());
-      }
       return waiting(snapshot, status, e.reason(), e.getMessage());
     }
     try {
@@ -122,7 +120,6 @@ public class VirtualMachineSnapshotReconciler
           ? check(snapshot, status, located)
           : take(snapshot, status, located);
     } catch (HypervisorException e) {
-      events.warning(snapshot, "SnapshotFailed", e.getMessage());
       return waiting(snapshot, status, "SnapshotFailed", e.getMessage());
     }
   }
@@ -141,6 +138,7 @@ public class VirtualMachineSnapshotReconciler
     List<io.fabric8.kubernetes.api.model.Condition> conditions = new ArrayList<>();
     boolean frozen = false;
     if (Boolean.TRUE.equals(snapshot.getSpec().quiesce) && running) {
+      thawLeftFrozen(located);
       try {
         int count = located.hypervisor().freezeFilesystems(located.domainName());
         frozen = true;
@@ -194,6 +192,15 @@ public class VirtualMachineSnapshotReconciler
         name,
         status.hostName);
     return statusWriter.update(snapshot, status).rescheduleAfter(recheckInterval.toMillis());
+  }
+
+  /** A previous attempt killed between freeze and thaw left the guest frozen: thaw it first. */
+  private static void thawLeftFrozen(VmLocator.Located located) {
+    try {
+      located.hypervisor().thawFilesystems(located.domainName());
+    } catch (HypervisorException e) {
+      log.debug("Nothing to thaw in {}: {}", located.domainName(), e.getMessage());
+    }
   }
 
   /**
@@ -260,6 +267,15 @@ public class VirtualMachineSnapshotReconciler
       String message) {
     if (status.readyToUse == null) {
       status.readyToUse = false;
+    }
+    // Once per reason, not once per pass.
+    boolean newReason =
+        Conditions.find(status.conditions, READY)
+            .map(Condition::getReason)
+            .filter(reason::equals)
+            .isEmpty();
+    if (newReason && !Boolean.TRUE.equals(status.readyToUse)) {
+      events.warning(snapshot, reason, message);
     }
     status.conditions =
         Conditions.replace(

@@ -4,6 +4,7 @@ import io.bastida.api.v1alpha1.Host;
 import io.bastida.api.v1alpha1.RunStrategy;
 import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachine;
+import io.bastida.api.v1alpha1.VirtualMachineBackup;
 import io.bastida.api.v1alpha1.VirtualMachineMigration;
 import io.bastida.api.v1alpha1.VirtualMachineRestore;
 import io.bastida.api.v1alpha1.VirtualMachineSpec;
@@ -13,6 +14,7 @@ import io.bastida.hypervisor.DomainState.Power;
 import io.bastida.hypervisor.HostConnections;
 import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
+import io.bastida.operator.backup.VirtualMachineBackupReconciler;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.host.HostStatusPlanner;
 import io.bastida.operator.host.HostTargets;
@@ -83,6 +85,7 @@ public class VirtualMachineReconciler
   private InformerEventSource<StorageDomain, VirtualMachine> storageDomains;
   private InformerEventSource<VirtualMachineMigration, VirtualMachine> migrations;
   private InformerEventSource<VirtualMachineRestore, VirtualMachine> restores;
+  private InformerEventSource<VirtualMachineBackup, VirtualMachine> backups;
 
   public VirtualMachineReconciler(
       HostConnections connections,
@@ -149,7 +152,15 @@ public class VirtualMachineReconciler
                     r -> Set.of(new ResourceID(r.getSpec().vmName, r.getMetadata().getNamespace())))
                 .build(),
             context);
-    return List.of(hosts, storageDomains, domainEvents, migrations, restores);
+    // A stopped VM's backup copies its image: it starts only once the backup ends.
+    backups =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(VirtualMachineBackup.class, VirtualMachine.class)
+                .withSecondaryToPrimaryMapper(
+                    b -> Set.of(new ResourceID(b.getSpec().vmName, b.getMetadata().getNamespace())))
+                .build(),
+            context);
+    return List.of(hosts, storageDomains, domainEvents, migrations, restores, backups);
   }
 
   private static Set<ResourceID> allVms(EventSourceContext<VirtualMachine> context) {
@@ -370,6 +381,14 @@ public class VirtualMachineReconciler
         .findFirst();
   }
 
+  private boolean backupUnderWay(VirtualMachine vm) {
+    return backups
+        .list(vm.getMetadata().getNamespace())
+        .filter(b -> b.getSpec().vmName.equals(vm.getMetadata().getName()))
+        .filter(b -> b.getStatus() != null && b.getStatus().startTime != null)
+        .anyMatch(b -> !VirtualMachineBackupReconciler.isFinished(b.getStatus()));
+  }
+
   private Optional<VirtualMachineRestore> restoreInPlaceUnderWay(VirtualMachine vm) {
     return restores
         .list(vm.getMetadata().getNamespace())
@@ -481,7 +500,9 @@ public class VirtualMachineReconciler
                 now));
     // A host in maintenance starts nothing; the VM runs again when maintenance ends.
     boolean heldByMaintenance = hostInMaintenance && planned == Action.Start;
-    Action action = heldByMaintenance ? Action.None : planned;
+    // Started now, the guest would write under the copy of its stopped disks.
+    boolean heldByBackup = planned == Action.Start && backupUnderWay(vm);
+    Action action = heldByMaintenance || heldByBackup ? Action.None : planned;
     if (action == Action.Start && state.stoppedByFailure()) {
       events.warning(
           vm,
