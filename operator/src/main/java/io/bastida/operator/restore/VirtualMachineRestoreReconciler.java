@@ -186,14 +186,15 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
           "VirtualMachineBackup " + spec.backupName + " of VM " + spec.vmName + " does not exist");
     }
     var backupStatus = backup.get().getStatus();
-    if (backupStatus != null && Conditions.isTrue(backupStatus.conditions, "Failed")) {
+    if (backupStatus != null
+        && Conditions.isTrue(backupStatus.conditions, VirtualMachineBackupReconciler.FAILED)) {
       return fail(
           restore,
           status,
           "BackupFailed",
           "backup " + spec.backupName + " failed: nothing to restore");
     }
-    if (backupStatus == null || !Conditions.isTrue(backupStatus.conditions, "Complete")) {
+    if (!VirtualMachineBackupReconciler.isComplete(backupStatus)) {
       return waiting(
           restore,
           status,
@@ -221,7 +222,7 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
                       b ->
                           new BackupChainPlanner.ChainLink(
                               b.getStatus().parentBackupName,
-                              Conditions.isTrue(b.getStatus().conditions, "Complete"))));
+                              VirtualMachineBackupReconciler.isComplete(b.getStatus()))));
       chain =
           BackupChainPlanner.restoreChain(spec.backupName, links).stream()
               .map(name -> new BackupLayout(namespace, spec.vmName, name))
