@@ -259,9 +259,7 @@ public class VirtualMachineBackupReconciler
           "backup " + other.get().getMetadata().getName() + " of the same VM is running");
     }
     Optional<VirtualMachine> vm = vms.get(new ResourceID(spec.vmName, namespace));
-    if (vm.isPresent()
-        && vm.get().getStatus() != null
-        && Conditions.isTrue(vm.get().getStatus().conditions, VmConditions.MIGRATING)) {
+    if (vm.isPresent() && VmConditions.isMigrating(vm.get())) {
       return waiting(backup, status, "VmMigrating", "waiting for the VM's migration to end");
     }
     VmLocator.Located located;

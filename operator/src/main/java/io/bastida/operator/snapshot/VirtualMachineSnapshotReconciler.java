@@ -105,7 +105,7 @@ public class VirtualMachineSnapshotReconciler
     String namespace = snapshot.getMetadata().getNamespace();
     String vmName = snapshot.getSpec().vmName;
     Optional<VirtualMachine> vm = vms.get(new ResourceID(vmName, namespace));
-    if (vm.isPresent() && isMigrating(vm.get())) {
+    if (vm.isPresent() && VmConditions.isMigrating(vm.get())) {
       // Its snapshots are detached from the domain until the migration ends.
       return waiting(snapshot, status, "VmMigrating", "waiting for the VM's migration to end");
     }
@@ -293,7 +293,7 @@ public class VirtualMachineSnapshotReconciler
     }
     String namespace = snapshot.getMetadata().getNamespace();
     Optional<VirtualMachine> vm = vms.get(new ResourceID(snapshot.getSpec().vmName, namespace));
-    if (vm.isPresent() && isMigrating(vm.get())) {
+    if (vm.isPresent() && VmConditions.isMigrating(vm.get())) {
       return DeleteControl.noFinalizerRemoval().rescheduleAfter(WAIT.toMillis());
     }
     try {
@@ -313,10 +313,5 @@ public class VirtualMachineSnapshotReconciler
       events.warning(snapshot, "SnapshotDeleteFailed", e.getMessage());
       return DeleteControl.noFinalizerRemoval().rescheduleAfter(WAIT.toMillis());
     }
-  }
-
-  private static boolean isMigrating(VirtualMachine vm) {
-    return vm.getStatus() != null
-        && Conditions.isTrue(vm.getStatus().conditions, VmConditions.MIGRATING);
   }
 }
