@@ -360,7 +360,8 @@ final class BackupRestores {
     }
   }
 
-  private boolean backupUnderWay(String namespace, String vmName) {
+  /** A backup job reads the VM's disks: a restore must not rewrite or revert them meanwhile. */
+  boolean backupUnderWay(String namespace, String vmName) {
     return backups
         .list(namespace)
         .filter(b -> b.getSpec().vmName.equals(vmName))

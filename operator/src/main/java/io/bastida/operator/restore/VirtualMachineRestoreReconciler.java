@@ -174,6 +174,9 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
       return recorder.waiting(
           restore, status, "VmMigrating", "waiting for the VM's migration to end");
     }
+    if (status.startTime == null && backupRestores.backupUnderWay(namespace, vmName)) {
+      return recorder.waiting(restore, status, "VmBackingUp", "waiting for the VM's backup to end");
+    }
     VmLocator.Located located;
     try {
       located = locator.locate(vm, namespace, vmName, name -> hosts.get(new ResourceID(name)));
