@@ -534,12 +534,14 @@ public class VirtualMachineReconciler
               + plan.memoryMiB()
               + "Mi, without a restart");
     }
-    if (state.power() == Power.Off && action != Action.Start) {
-      status.stopRequestedAt = null;
-    }
     // Ask the host again only when this pass changed something.
     DomainState after =
         action == Action.None ? state : hypervisor.findDomain(status.domainName).orElseThrow();
+    // Judged on the domain as it is now: a guest may be off already when the shutdown returns,
+    // and a status saying Stopped must not still say a stop is pending.
+    if (after.power() == Power.Off && action != Action.Start) {
+      status.stopRequestedAt = null;
+    }
     Map<String, List<String>> addresses =
         after.power() == Power.Running && !Boolean.FALSE.equals(vm.getSpec().guestAgent)
             ? hypervisor.guestAddresses(status.domainName)
