@@ -94,14 +94,8 @@ public final class QemuImg {
    * @throws IllegalArgumentException if a part does not qualify
    */
   public static String nfsUrl(String server, String exportPath, String file) {
-    if (server == null || server.length() > 253 || !HOST.matcher(server).matches()) {
-      // IPv6 literals too: QEMU 7.2 passes "[fd00::1]" on to libnfs, which cannot resolve it.
-      throw new IllegalArgumentException(
-          "NFS server must be a host name or IPv4 address for an nfs:// URL: " + server);
-    }
-    String export = checkExportPath(exportPath);
     checkFileName(file);
-    return "nfs://" + server + export + "/" + file;
+    return nfsPathUrl(server, exportPath, file);
   }
 
   /**
@@ -109,14 +103,19 @@ public final class QemuImg {
    * like {@link #nfsUrl}'s file name.
    */
   public static String nfsPathUrl(String server, String exportPath, String relativePath) {
-    String[] parts = relativePath.split("/", -1);
-    for (String part : parts) {
+    if (server == null || server.length() > 253 || !HOST.matcher(server).matches()) {
+      // IPv6 literals too: QEMU 7.2 passes "[fd00::1]" on to libnfs, which cannot resolve it.
+      throw new IllegalArgumentException(
+          "NFS server must be a host name or IPv4 address for an nfs:// URL: " + server);
+    }
+    String export = checkExportPath(exportPath);
+    for (String part : relativePath.split("/", -1)) {
       checkFileName(part);
       if (part.equals(".") || part.equals("..")) {
         throw new IllegalArgumentException("NFS path must not climb: " + relativePath);
       }
     }
-    return nfsUrl(server, exportPath, parts[0]).replaceFirst("/[^/]*$", "/") + relativePath;
+    return "nfs://" + server + export + "/" + relativePath;
   }
 
   /**

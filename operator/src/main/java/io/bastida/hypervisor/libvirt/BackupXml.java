@@ -1,9 +1,9 @@
 package io.bastida.hypervisor.libvirt;
 
 import io.bastida.hypervisor.BackupExport;
+import io.bastida.hypervisor.DomainDisks;
 import io.bastida.hypervisor.PullBackupRequest;
 import io.bastida.xml.SafeXml;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -153,15 +153,7 @@ final class BackupXml {
 
   /** Target names of the domain's disks, in document order. */
   private static List<String> diskTargets(String domainXml) {
-    List<String> targets = new ArrayList<>();
-    NodeList disks = SafeXml.parse(domainXml).getElementsByTagName("disk");
-    for (int i = 0; i < disks.getLength(); i++) {
-      Element target = first((Element) disks.item(i), "target");
-      if (target != null && !target.getAttribute("dev").isEmpty()) {
-        targets.add(target.getAttribute("dev"));
-      }
-    }
-    return targets;
+    return DomainDisks.of(domainXml).stream().map(DomainDisks.Disk::target).toList();
   }
 
   private static Set<String> requireDisks(String domainXml, List<String> requested) {

@@ -1,11 +1,11 @@
 package io.bastida.hypervisor.libvirt;
 
+import io.bastida.hypervisor.DomainDisks;
 import io.bastida.hypervisor.SnapshotInfo;
 import io.bastida.xml.SafeXml;
 import java.time.Instant;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
-import org.w3c.dom.NodeList;
 
 /** Writes the definition of a new internal snapshot and reads back what libvirt made. */
 final class SnapshotXml {
@@ -24,18 +24,10 @@ final class SnapshotXml {
     append(doc, root, "description").setTextContent(description);
     append(doc, root, "memory").setAttribute("snapshot", withMemory ? "internal" : "no");
     Element disks = append(doc, root, "disks");
-    NodeList domainDisks = SafeXml.parse(domainXml).getElementsByTagName("disk");
-    for (int i = 0; i < domainDisks.getLength(); i++) {
-      Element disk = (Element) domainDisks.item(i);
-      Element target = first(disk, "target");
-      if (target == null) {
-        continue;
-      }
-      boolean readOnly =
-          first(disk, "readonly") != null || "cdrom".equals(disk.getAttribute("device"));
+    for (DomainDisks.Disk disk : DomainDisks.of(domainXml)) {
       Element snapshotDisk = append(doc, disks, "disk");
-      snapshotDisk.setAttribute("name", target.getAttribute("dev"));
-      snapshotDisk.setAttribute("snapshot", readOnly ? "no" : "internal");
+      snapshotDisk.setAttribute("name", disk.target());
+      snapshotDisk.setAttribute("snapshot", disk.writable() ? "internal" : "no");
     }
     return SafeXml.serialize(doc);
   }
@@ -64,11 +56,6 @@ final class SnapshotXml {
     Element element = doc.createElement(tag);
     parent.appendChild(element);
     return element;
-  }
-
-  private static Element first(Element parent, String tag) {
-    NodeList found = parent.getElementsByTagName(tag);
-    return found.getLength() == 0 ? null : (Element) found.item(0);
   }
 
   private static Element child(Element parent, String tag) {

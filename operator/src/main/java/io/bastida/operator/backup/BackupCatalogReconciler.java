@@ -3,6 +3,7 @@ package io.bastida.operator.backup;
 import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachineBackup;
 import io.bastida.api.v1alpha1.VirtualMachineBackupSpec;
+import io.bastida.operator.Informers;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.storage.nfs.NfsEntry;
 import io.bastida.storage.nfs.NfsException;
@@ -13,8 +14,12 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,10 +44,20 @@ public class BackupCatalogReconciler implements Reconciler<StorageDomain> {
   private final EventRecorder events;
   private final Duration rescanInterval;
 
+  private InformerEventSource<VirtualMachineBackup, StorageDomain> known;
+
   public BackupCatalogReconciler(NfsFiles files, EventRecorder events, Duration rescanInterval) {
     this.files = files;
     this.events = events;
     this.rescanInterval = rescanInterval;
+  }
+
+  @Override
+  public List<EventSource<?, StorageDomain>> prepareEventSources(
+      EventSourceContext<StorageDomain> context) {
+    // The backups the cluster knows, to skip their folders without asking the API server.
+    known = Informers.lookupOnly(VirtualMachineBackup.class, StorageDomain.class, context);
+    return List.of(known);
   }
 
   @Override
@@ -88,12 +103,7 @@ public class BackupCatalogReconciler implements Reconciler<StorageDomain> {
               nsPath + "/" + vm.name() + "/" + backup.name() + "/" + BackupLayout.MANIFEST_FILE;
           var layout = BackupLayout.fromManifestPath(manifestPath);
           if (layout.isEmpty()
-              || client
-                      .resources(VirtualMachineBackup.class)
-                      .inNamespace(namespace.name())
-                      .withName(backup.name())
-                      .get()
-                  != null
+              || known.get(new ResourceID(backup.name(), namespace.name())).isPresent()
               || files.stat(server, export, manifestPath).isEmpty()) {
             continue;
           }

@@ -300,11 +300,7 @@ public class BackupPolicyReconciler implements Reconciler<BackupPolicy> {
 
   private UpdateControl<BackupPolicy> notReady(
       BackupPolicy policy, BackupPolicyStatus status, String reason, String message) {
-    boolean changed =
-        Conditions.find(status.conditions, READY)
-            .map(c -> c.getReason())
-            .filter(reason::equals)
-            .isEmpty();
+    boolean changed = !Conditions.hasReason(status.conditions, READY, reason);
     if (changed) {
       events.warning(policy, reason, message);
     }

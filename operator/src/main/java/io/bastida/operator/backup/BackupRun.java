@@ -2,6 +2,7 @@ package io.bastida.operator.backup;
 
 import io.bastida.api.v1alpha1.BackupMode;
 import io.bastida.hypervisor.BackupExport;
+import io.bastida.hypervisor.DomainDisks;
 import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.hypervisor.PullBackupRequest;

@@ -8,6 +8,7 @@ import io.bastida.api.v1alpha1.VirtualMachine;
 import io.bastida.api.v1alpha1.VirtualMachineBackup;
 import io.bastida.api.v1alpha1.VirtualMachineBackupStatus;
 import io.bastida.api.v1alpha1.VirtualMachineRestore;
+import io.bastida.hypervisor.DomainDisks;
 import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.DomainState.Power;
 import io.bastida.hypervisor.HypervisorException;
@@ -233,8 +234,7 @@ public class VirtualMachineBackupReconciler
         restores
             .list(namespace)
             .filter(r -> r.getSpec().vmName.equals(spec.vmName))
-            .filter(r -> VirtualMachineRestoreReconciler.INPLACE.equals(r.getSpec().target))
-            .filter(VirtualMachineRestoreReconciler::isUnderWay)
+            .filter(VirtualMachineRestoreReconciler::isInPlaceUnderWay)
             .findFirst();
     if (restoring.isPresent()) {
       return waiting(
@@ -648,11 +648,7 @@ public class VirtualMachineBackupReconciler
       // Not admitted: another backup of the VM may go first.
       underWayByVm.remove(vmKey(backup), backup.getMetadata().getUid());
     }
-    boolean changed =
-        Conditions.find(status.conditions, READY)
-            .map(Condition::getReason)
-            .filter(reason::equals)
-            .isEmpty();
+    boolean changed = !Conditions.hasReason(status.conditions, READY, reason);
     if (changed) {
       events.warning(backup, reason, message);
     }
@@ -729,8 +725,7 @@ public class VirtualMachineBackupReconciler
         .list(backup.getMetadata().getNamespace())
         .filter(b -> !b.getMetadata().getUid().equals(backup.getMetadata().getUid()))
         .filter(b -> b.getSpec().vmName.equals(backup.getSpec().vmName))
-        .filter(b -> b.getStatus() != null && b.getStatus().startTime != null)
-        .filter(b -> !isFinished(b.getStatus()))
+        .filter(VirtualMachineBackupReconciler::isUnderWay)
         .findFirst();
   }
 
@@ -776,6 +771,13 @@ public class VirtualMachineBackupReconciler
 
   public static boolean isComplete(VirtualMachineBackupStatus status) {
     return status != null && Conditions.isTrue(status.conditions, COMPLETE);
+  }
+
+  /** Started and not finished: its copy may be reading the VM's disks right now. */
+  public static boolean isUnderWay(VirtualMachineBackup backup) {
+    return backup.getStatus() != null
+        && backup.getStatus().startTime != null
+        && !isFinished(backup.getStatus());
   }
 
   /** Complete or Failed: its job, if it had one, has ended. */

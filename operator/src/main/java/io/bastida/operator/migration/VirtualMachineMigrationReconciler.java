@@ -8,6 +8,7 @@ import io.bastida.api.v1alpha1.VirtualMachineMigration;
 import io.bastida.api.v1alpha1.VirtualMachineMigrationSpec;
 import io.bastida.api.v1alpha1.VirtualMachineMigrationStatus;
 import io.bastida.api.v1alpha1.VirtualMachineSpec;
+import io.bastida.hypervisor.DomainDisks;
 import io.bastida.hypervisor.DomainMetadata;
 import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.DomainState.Power;
@@ -17,7 +18,6 @@ import io.bastida.hypervisor.HypervisorException;
 import io.bastida.hypervisor.MigrationProgress;
 import io.bastida.hypervisor.MigrationRequest;
 import io.bastida.operator.Informers;
-import io.bastida.operator.backup.DomainDisks;
 import io.bastida.operator.backup.VirtualMachineBackupReconciler;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.host.HostStatusPlanner;
@@ -210,8 +210,7 @@ public class VirtualMachineMigrationReconciler
         backups
             .list(namespace)
             .filter(b -> b.getSpec().vmName.equals(spec.vmName))
-            .filter(b -> b.getStatus() != null && b.getStatus().startTime != null)
-            .filter(b -> !VirtualMachineBackupReconciler.isFinished(b.getStatus()))
+            .filter(VirtualMachineBackupReconciler::isUnderWay)
             .findFirst();
     if (backup.isPresent()) {
       // A backup job holds the domain (and the checkpoint it made must survive): wait for it.

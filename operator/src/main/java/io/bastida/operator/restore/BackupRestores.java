@@ -7,13 +7,13 @@ import io.bastida.api.v1alpha1.VirtualMachineBackup;
 import io.bastida.api.v1alpha1.VirtualMachineRestore;
 import io.bastida.api.v1alpha1.VirtualMachineRestoreStatus;
 import io.bastida.api.v1alpha1.VirtualMachineSpec;
+import io.bastida.hypervisor.DomainDisks;
 import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.DomainState.Power;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.operator.backup.BackupChainPlanner;
 import io.bastida.operator.backup.BackupLayout;
 import io.bastida.operator.backup.BackupManifest;
-import io.bastida.operator.backup.DomainDisks;
 import io.bastida.operator.backup.VirtualMachineBackupReconciler;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.storage.StoragePlanner;
@@ -365,8 +365,7 @@ final class BackupRestores {
     return backups
         .list(namespace)
         .filter(b -> b.getSpec().vmName.equals(vmName))
-        .filter(b -> b.getStatus() != null && b.getStatus().startTime != null)
-        .anyMatch(b -> !VirtualMachineBackupReconciler.isFinished(b.getStatus()));
+        .anyMatch(VirtualMachineBackupReconciler::isUnderWay);
   }
 
   private static String storageDomainOf(VirtualMachineSpec.Disk disk) {

@@ -11,7 +11,6 @@ import io.bastida.api.v1alpha1.VirtualMachineRestoreStatus;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
-import io.fabric8.kubernetes.api.model.Condition;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import java.time.Clock;
 import java.time.Duration;
@@ -88,11 +87,7 @@ final class RestoreRecorder {
       VirtualMachineRestoreStatus status,
       String reason,
       String message) {
-    boolean changed =
-        Conditions.find(status.conditions, READY)
-            .map(Condition::getReason)
-            .filter(reason::equals)
-            .isEmpty();
+    boolean changed = !Conditions.hasReason(status.conditions, READY, reason);
     if (changed) {
       events.warning(restore, reason, message);
     }

@@ -223,9 +223,13 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
     }
   }
 
-  /** Whether a restore of this VM is under way: the VM's reconciler must not act meanwhile. */
-  public static boolean isUnderWay(VirtualMachineRestore restore) {
-    return restore.getStatus() != null
+  /**
+   * Whether this restore is rewriting its VM now (in place, started, not finished): the VM's
+   * reconciler and its backups must keep away meanwhile.
+   */
+  public static boolean isInPlaceUnderWay(VirtualMachineRestore restore) {
+    return INPLACE.equals(restore.getSpec().target)
+        && restore.getStatus() != null
         && restore.getStatus().startTime != null
         && !RestoreRecorder.isFinished(restore.getStatus());
   }

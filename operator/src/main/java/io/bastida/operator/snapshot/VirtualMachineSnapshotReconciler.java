@@ -4,19 +4,18 @@ import io.bastida.api.v1alpha1.Host;
 import io.bastida.api.v1alpha1.VirtualMachine;
 import io.bastida.api.v1alpha1.VirtualMachineSnapshot;
 import io.bastida.api.v1alpha1.VirtualMachineSnapshotStatus;
+import io.bastida.hypervisor.DomainDisks;
 import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.DomainState.Power;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.hypervisor.SnapshotInfo;
 import io.bastida.operator.Informers;
-import io.bastida.operator.backup.DomainDisks;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.vm.VmConditions;
 import io.bastida.operator.vm.VmLocator;
 import io.bastida.storage.QemuImg;
-import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
@@ -269,11 +268,7 @@ public class VirtualMachineSnapshotReconciler
       status.readyToUse = false;
     }
     // Once per reason, not once per pass.
-    boolean newReason =
-        Conditions.find(status.conditions, READY)
-            .map(Condition::getReason)
-            .filter(reason::equals)
-            .isEmpty();
+    boolean newReason = !Conditions.hasReason(status.conditions, READY, reason);
     if (newReason && !Boolean.TRUE.equals(status.readyToUse)) {
       events.warning(snapshot, reason, message);
     }

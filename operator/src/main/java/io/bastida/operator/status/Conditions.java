@@ -54,6 +54,11 @@ public final class Conditions {
         : conditions.stream().filter(c -> type.equals(c.getType())).findFirst();
   }
 
+  /** Whether the condition of that type has that reason now: for events on a change only. */
+  public static boolean hasReason(List<Condition> conditions, String type, String reason) {
+    return find(conditions, type).map(Condition::getReason).filter(reason::equals).isPresent();
+  }
+
   public static boolean isTrue(List<Condition> conditions, String type) {
     return find(conditions, type).map(c -> TRUE.equals(c.getStatus())).orElse(false);
   }

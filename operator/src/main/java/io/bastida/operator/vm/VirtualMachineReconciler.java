@@ -385,16 +385,14 @@ public class VirtualMachineReconciler
     return backups
         .list(vm.getMetadata().getNamespace())
         .filter(b -> b.getSpec().vmName.equals(vm.getMetadata().getName()))
-        .filter(b -> b.getStatus() != null && b.getStatus().startTime != null)
-        .anyMatch(b -> !VirtualMachineBackupReconciler.isFinished(b.getStatus()));
+        .anyMatch(VirtualMachineBackupReconciler::isUnderWay);
   }
 
   private Optional<VirtualMachineRestore> restoreInPlaceUnderWay(VirtualMachine vm) {
     return restores
         .list(vm.getMetadata().getNamespace())
         .filter(r -> r.getSpec().vmName.equals(vm.getMetadata().getName()))
-        .filter(r -> VirtualMachineRestoreReconciler.INPLACE.equals(r.getSpec().target))
-        .filter(VirtualMachineRestoreReconciler::isUnderWay)
+        .filter(VirtualMachineRestoreReconciler::isInPlaceUnderWay)
         .findFirst();
   }
 

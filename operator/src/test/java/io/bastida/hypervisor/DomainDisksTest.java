@@ -1,4 +1,4 @@
-package io.bastida.operator.backup;
+package io.bastida.hypervisor;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package io.bastida.operator.backup;
+package io.bastida.hypervisor;
 
 import io.bastida.xml.SafeXml;
 import java.util.ArrayList;
