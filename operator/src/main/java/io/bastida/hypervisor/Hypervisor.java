@@ -174,6 +174,19 @@ public interface Hypervisor extends AutoCloseable {
    */
   void endBackup(String domain) throws HypervisorException;
 
+  /**
+   * Starts a push-mode backup of a running domain, optionally creating a checkpoint at its start,
+   * and returns at once; follow it with {@link #pushBackupState}. The target images must exist.
+   * When the domain has a backup job already, nothing is started.
+   */
+  void beginPushBackup(String domain, PushBackupRequest request) throws HypervisorException;
+
+  /** The domain's push-mode backup job: running, or how the last one ended. */
+  BackupJobState pushBackupState(String domain) throws HypervisorException;
+
+  /** The size the guest sees of a domain's disk (e.g. {@code vda}). */
+  long diskCapacity(String domain, String diskTarget) throws HypervisorException;
+
   /** Names of the domain's checkpoints, each parent before its children. */
   List<String> checkpoints(String domain) throws HypervisorException;
 
@@ -182,6 +195,37 @@ public interface Hypervisor extends AutoCloseable {
    * its parent are merged into the parent's). One that is already gone is fine.
    */
   void deleteCheckpoint(String domain, String checkpoint) throws HypervisorException;
+
+  // Files on the host itself, for backups kept on its local storage. libvirt reaches them through
+  // directory storage pools: paths must be absolute and normalized.
+
+  /** What a directory of the host holds; empty when it does not exist. */
+  List<HostFile> listHostDirectory(String path) throws HypervisorException;
+
+  /** Creates the directory with its missing parents. */
+  void makeHostDirectory(String path) throws HypervisorException;
+
+  /** Writes a file holding exactly these bytes, replacing one that exists. */
+  void writeHostFile(String path, byte[] content) throws HypervisorException;
+
+  /** Reads a whole file; fails for one larger than {@code maxBytes}. */
+  byte[] readHostFile(String path, int maxBytes) throws HypervisorException;
+
+  /** The SHA-256 of a file, read whole from the host. */
+  String sha256OfHostFile(String path) throws HypervisorException;
+
+  /** Deletes a file, or a directory that is empty; one that is gone is fine. */
+  void deleteHostPath(String path) throws HypervisorException;
+
+  /** Creates an empty qcow2 (v3) image, optionally backed by another image of the host. */
+  void createHostImage(String path, long capacityBytes, String backingPath)
+      throws HypervisorException;
+
+  /**
+   * Copies an image of the host, flattened (what its backing chain shows), into a new qcow2 image;
+   * an existing target is replaced. The copy runs on the host.
+   */
+  void copyHostImage(String sourcePath, String targetPath) throws HypervisorException;
 
   /**
    * Calls the listener with a domain's name whenever the host reports a lifecycle change of it

@@ -3,6 +3,7 @@ package io.bastida.hypervisor.libvirt;
 import io.bastida.hypervisor.BackupExport;
 import io.bastida.hypervisor.DomainDisks;
 import io.bastida.hypervisor.PullBackupRequest;
+import io.bastida.hypervisor.PushBackupRequest;
 import io.bastida.xml.SafeXml;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -15,8 +16,8 @@ import org.w3c.dom.Element;
 import org.w3c.dom.NodeList;
 
 /**
- * Writes the definitions of a pull-mode backup job ({@code <domainbackup>}) and of the checkpoint
- * it starts ({@code <domaincheckpoint>}), and reads where a running job serves its disks.
+ * Writes the definitions of backup jobs ({@code <domainbackup>}, pull or push) and of the
+ * checkpoint one starts ({@code <domaincheckpoint>}), and reads where a pull job serves its disks.
  */
 final class BackupXml {
   /** The QEMU driver's own directory on every host: it exists and QEMU may write there. */
@@ -64,16 +65,48 @@ final class BackupXml {
   }
 
   /**
+   * A push-mode job's definition: QEMU writes each requested disk into its existing qcow2 image on
+   * the host (only the changes since the checkpoint for an incremental); other disks are left out.
+   *
+   * @throws IllegalArgumentException when the domain lacks a requested disk
+   */
+  static String pushBackup(String domainXml, PushBackupRequest request) {
+    Set<String> backedUp =
+        requireDisks(domainXml, List.copyOf(request.targetImageByDisk().keySet()));
+    Document doc = SafeXml.newDocument();
+    Element root = doc.createElement("domainbackup");
+    root.setAttribute("mode", "push");
+    doc.appendChild(root);
+    if (request.incrementalFromCheckpoint() != null) {
+      append(root, "incremental").setTextContent(request.incrementalFromCheckpoint());
+    }
+    Element disks = append(root, "disks");
+    for (String target : diskTargets(domainXml)) {
+      Element disk = append(disks, "disk");
+      disk.setAttribute("name", target);
+      if (backedUp.contains(target)) {
+        disk.setAttribute("backup", "yes");
+        disk.setAttribute("type", "file");
+        append(disk, "target").setAttribute("file", request.targetImageByDisk().get(target));
+        append(disk, "driver").setAttribute("type", "qcow2");
+      } else {
+        disk.setAttribute("backup", "no");
+      }
+    }
+    return SafeXml.serialize(doc);
+  }
+
+  /**
    * A checkpoint tracking changes (a dirty bitmap) on the requested disks only.
    *
    * @throws IllegalArgumentException when the domain lacks a requested disk
    */
-  static String checkpoint(String domainXml, PullBackupRequest request) {
-    Set<String> tracked = requireDisks(domainXml, request.diskTargets());
+  static String checkpoint(String domainXml, List<String> diskTargets, String name) {
+    Set<String> tracked = requireDisks(domainXml, diskTargets);
     Document doc = SafeXml.newDocument();
     Element root = doc.createElement("domaincheckpoint");
     doc.appendChild(root);
-    append(root, "name").setTextContent(request.newCheckpoint());
+    append(root, "name").setTextContent(name);
     Element disks = append(root, "disks");
     for (String target : diskTargets(domainXml)) {
       Element disk = append(disks, "disk");

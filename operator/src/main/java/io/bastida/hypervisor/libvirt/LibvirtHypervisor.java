@@ -1,8 +1,10 @@
 package io.bastida.hypervisor.libvirt;
 
 import io.bastida.hypervisor.BackupExport;
+import io.bastida.hypervisor.BackupJobState;
 import io.bastida.hypervisor.DomainMetadata;
 import io.bastida.hypervisor.DomainState;
+import io.bastida.hypervisor.HostFile;
 import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.hypervisor.MigrationProgress;
@@ -11,6 +13,7 @@ import io.bastida.hypervisor.NodeFacts;
 import io.bastida.hypervisor.PoolDefinition;
 import io.bastida.hypervisor.PoolState;
 import io.bastida.hypervisor.PullBackupRequest;
+import io.bastida.hypervisor.PushBackupRequest;
 import io.bastida.hypervisor.SnapshotInfo;
 import io.bastida.hypervisor.VolumeState;
 import io.bastida.xml.SafeXml;
@@ -51,6 +54,7 @@ final class LibvirtHypervisor implements Hypervisor {
   private final Connect connect;
   private final Opener opener;
   private final Path credentialDir;
+  private final HostFiles hostFiles;
   private final List<LifecycleListener> lifecycleListeners = new ArrayList<>();
   private volatile boolean closed;
 
@@ -59,6 +63,7 @@ final class LibvirtHypervisor implements Hypervisor {
     this.connect = connect;
     this.opener = opener;
     this.credentialDir = credentialDir;
+    this.hostFiles = new HostFiles(connect);
   }
 
   @Override
@@ -718,7 +723,9 @@ final class LibvirtHypervisor implements Hypervisor {
       }
       String domainXml = domain.getXMLDesc(0);
       String checkpointXml =
-          request.newCheckpoint() == null ? null : BackupXml.checkpoint(domainXml, request);
+          request.newCheckpoint() == null
+              ? null
+              : BackupXml.checkpoint(domainXml, request.diskTargets(), request.newCheckpoint());
       String backupXml = BackupXml.pullBackup(name, domainXml, request, System.currentTimeMillis());
       domain.backupBegin(backupXml, checkpointXml, 0);
       return BackupXml.readExport(domain.getBackupXMLDesc(0));
@@ -784,6 +791,101 @@ final class LibvirtHypervisor implements Hypervisor {
           "interrupted while ending the backup job of domain " + name,
           e);
     }
+  }
+
+  @Override
+  public void beginPushBackup(String name, PushBackupRequest request) throws HypervisorException {
+    String action = "start a push backup of domain " + name;
+    try {
+      Domain domain = requireDomain(name);
+      if (backupJobXml(domain).isPresent()) {
+        return; // started by an earlier call whose reply was lost, or another job in the way
+      }
+      String domainXml = domain.getXMLDesc(0);
+      String checkpointXml =
+          request.newCheckpoint() == null
+              ? null
+              : BackupXml.checkpoint(
+                  domainXml,
+                  List.copyOf(request.targetImageByDisk().keySet()),
+                  request.newCheckpoint());
+      // The images exist (with the parent as backing file for an incremental): reuse them.
+      domain.backupBegin(
+          BackupXml.pushBackup(domainXml, request), checkpointXml, BACKUP_BEGIN_REUSE_EXTERNAL);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify(action, e);
+    } catch (IllegalArgumentException e) {
+      throw new HypervisorException(
+          HypervisorException.Failure.OperationFailed, action + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public BackupJobState pushBackupState(String name) throws HypervisorException {
+    try {
+      Domain domain = requireDomain(name);
+      if (domain.isActive() == 0) {
+        return new BackupJobState(BackupJobState.Phase.None, 0, 0, null);
+      }
+      var running = BackupJobStats.running(domain.getJobStats(0));
+      if (running.isPresent()) {
+        return running.get();
+      }
+      // Kept: a retry after a lost reply must see the same outcome.
+      return BackupJobStats.ended(domain.getJobStats(JOB_STATS_COMPLETED | JOB_STATS_KEEP));
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("read the backup job of domain " + name, e);
+    }
+  }
+
+  @Override
+  public long diskCapacity(String name, String diskTarget) throws HypervisorException {
+    try {
+      return requireDomain(name).blockInfo(diskTarget).getCapacity();
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("read the size of disk " + diskTarget + " of " + name, e);
+    }
+  }
+
+  @Override
+  public List<HostFile> listHostDirectory(String path) throws HypervisorException {
+    return hostFiles.list(path);
+  }
+
+  @Override
+  public void makeHostDirectory(String path) throws HypervisorException {
+    hostFiles.makeDirectory(path);
+  }
+
+  @Override
+  public void writeHostFile(String path, byte[] content) throws HypervisorException {
+    hostFiles.write(path, content);
+  }
+
+  @Override
+  public byte[] readHostFile(String path, int maxBytes) throws HypervisorException {
+    return hostFiles.read(path, maxBytes);
+  }
+
+  @Override
+  public String sha256OfHostFile(String path) throws HypervisorException {
+    return hostFiles.sha256(path);
+  }
+
+  @Override
+  public void deleteHostPath(String path) throws HypervisorException {
+    hostFiles.delete(path);
+  }
+
+  @Override
+  public void createHostImage(String path, long capacityBytes, String backingPath)
+      throws HypervisorException {
+    hostFiles.createImage(path, capacityBytes, backingPath);
+  }
+
+  @Override
+  public void copyHostImage(String sourcePath, String targetPath) throws HypervisorException {
+    hostFiles.copyImage(sourcePath, targetPath);
   }
 
   @Override
@@ -948,6 +1050,7 @@ final class LibvirtHypervisor implements Hypervisor {
   // VIR_DOMAIN_JOB_STATS_COMPLETED, VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED
   private static final int JOB_STATS_COMPLETED = 1;
   private static final int JOB_STATS_KEEP = 2;
+  private static final int BACKUP_BEGIN_REUSE_EXTERNAL = 1;
   // VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE, _CURRENT; VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY
   private static final int SNAPSHOT_REDEFINE = 1;
   private static final int SNAPSHOT_REDEFINE_CURRENT = 2;

@@ -121,7 +121,7 @@ final class Migrations {
         downtimeMillis);
   }
 
-  private static OptionalLong value(TypedParameter[] stats, String field) {
+  static OptionalLong value(TypedParameter[] stats, String field) {
     for (TypedParameter stat : stats) {
       if (!field.equals(stat.field)) {
         continue;

@@ -4,7 +4,7 @@ import io.bastida.xml.SafeXml;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
 
-/** Renders libvirt storage volume XML with a DOM. Thin: no allocation up front. */
+/** Renders libvirt storage volume XML with a DOM. Thin: no allocation up front; qcow2 v3. */
 final class StorageVolumeXml {
   private StorageVolumeXml() {}
 
@@ -26,7 +26,13 @@ final class StorageVolumeXml {
     capacity.setAttribute("unit", "bytes");
     capacity.setTextContent(Long.toString(capacityBytes));
     append(volume, "allocation").setTextContent("0");
-    append(append(volume, "target"), "format").setAttribute("type", format);
+    Element target = append(volume, "target");
+    append(target, "format").setAttribute("type", format);
+    if ("qcow2".equals(format)) {
+      // libvirt 9 writes qcow2 v2 (compat 0.10) unless told: QEMU cannot keep the persistent dirty
+      // bitmaps of backup checkpoints in those ("Cannot store dirty bitmaps in qcow2 v2 files").
+      append(target, "compat").setTextContent("1.1");
+    }
     if (backing != null) {
       Element store = append(volume, "backingStore");
       append(store, "path").setTextContent(backing);

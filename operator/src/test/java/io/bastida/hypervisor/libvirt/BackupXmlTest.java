@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.bastida.hypervisor.BackupExport;
 import io.bastida.hypervisor.PullBackupRequest;
+import io.bastida.hypervisor.PushBackupRequest;
 import io.bastida.xml.SafeXml;
 import java.util.List;
 import java.util.Map;
@@ -93,7 +94,8 @@ class BackupXmlTest {
 
   @Test
   void checkpointsTrackTheBackedUpDisksOnly() throws Exception {
-    Document checkpoint = SafeXml.parse(BackupXml.checkpoint(DOMAIN_XML, INCREMENTAL));
+    Document checkpoint =
+        SafeXml.parse(BackupXml.checkpoint(DOMAIN_XML, INCREMENTAL.diskTargets(), "ck2"));
 
     assertThat(xpath("/domaincheckpoint/name", checkpoint)).isEqualTo("ck2");
     assertThat(xpath("/domaincheckpoint/disks/disk[@name='vda']/@checkpoint", checkpoint))
@@ -105,13 +107,33 @@ class BackupXmlTest {
   }
 
   @Test
+  void aPushBackupWritesEachDiskIntoItsImageOnTheHost() throws Exception {
+    Document backup =
+        SafeXml.parse(
+            BackupXml.pushBackup(
+                DOMAIN_XML,
+                new PushBackupRequest(
+                    Map.of("vda", "/srv/bastida-backups/school/web/b2/vda.qcow2"), "ck1", "ck2")));
+
+    assertThat(xpath("/domainbackup/@mode", backup)).isEqualTo("push");
+    assertThat(xpath("/domainbackup/incremental", backup)).isEqualTo("ck1");
+    assertThat(xpath("/domainbackup/disks/disk[@name='vda']/target/@file", backup))
+        .isEqualTo("/srv/bastida-backups/school/web/b2/vda.qcow2");
+    assertThat(xpath("/domainbackup/disks/disk[@name='vda']/driver/@type", backup))
+        .isEqualTo("qcow2");
+    assertThat(xpath("/domainbackup/disks/disk[@name='vdb']/@backup", backup)).isEqualTo("no");
+    assertThat(xpath("count(/domainbackup/server)", backup)).isEqualTo("0");
+  }
+
+  @Test
   void valuesCannotBreakOutOfTheirElements() throws Exception {
     PullBackupRequest hostile =
         new PullBackupRequest(
             "10.77.0.1' port='1", 10871, List.of("vda"), "</incremental><x/>", "ck<2>");
 
     Document backup = SafeXml.parse(BackupXml.pullBackup("we/b'\"<", DOMAIN_XML, hostile, 7));
-    Document checkpoint = SafeXml.parse(BackupXml.checkpoint(DOMAIN_XML, hostile));
+    Document checkpoint =
+        SafeXml.parse(BackupXml.checkpoint(DOMAIN_XML, hostile.diskTargets(), "ck<2>"));
 
     assertThat(xpath("/domainbackup/incremental", backup)).isEqualTo("</incremental><x/>");
     assertThat(xpath("/domainbackup/server/@name", backup)).isEqualTo("10.77.0.1' port='1");
@@ -127,7 +149,7 @@ class BackupXmlTest {
     assertThatThrownBy(() -> BackupXml.pullBackup("web", DOMAIN_XML, request, 1))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("vdz");
-    assertThatThrownBy(() -> BackupXml.checkpoint(DOMAIN_XML, request))
+    assertThatThrownBy(() -> BackupXml.checkpoint(DOMAIN_XML, request.diskTargets(), "ck"))
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(
             () ->

@@ -1,0 +1,380 @@
+package io.bastida.hypervisor.libvirt;
+
+import io.bastida.hypervisor.HostFile;
+import io.bastida.hypervisor.HypervisorException;
+import io.bastida.hypervisor.PoolDefinition;
+import io.bastida.xml.SafeXml;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import org.libvirt.Connect;
+import org.libvirt.Error.ErrorNumber;
+import org.libvirt.LibvirtException;
+import org.libvirt.StoragePool;
+import org.libvirt.StorageVol;
+import org.libvirt.Stream;
+import org.w3c.dom.Element;
+import org.w3c.dom.NodeList;
+
+/**
+ * Files on a host, reached through libvirt alone (the operator has no other way onto a host): a
+ * directory is opened as a transient {@code dir} storage pool named after its path, its files and
+ * subdirectories are that pool's volumes, and file contents travel in libvirt streams. A pool lives
+ * only while a call uses its directory, so hosts do not collect pools nobody asked for.
+ */
+final class HostFiles {
+  private static final int CREATE_WITH_BUILD = 1; // VIR_STORAGE_POOL_CREATE_WITH_BUILD
+  private static final int CHUNK = 256 * 1024;
+
+  private final Connect connect;
+
+  /** One call at a time per directory: a pool must not be destroyed under another call. */
+  private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+
+  HostFiles(Connect connect) {
+    this.connect = connect;
+  }
+
+  private interface InPool<T> {
+    T apply(StoragePool pool) throws LibvirtException, HypervisorException;
+  }
+
+  List<HostFile> list(String path) throws HypervisorException {
+    return inDirectory(
+        path,
+        false,
+        pool -> {
+          if (pool == null) {
+            return List.of();
+          }
+          List<HostFile> entries = new ArrayList<>();
+          for (String name : pool.listVolumes()) {
+            entries.add(entry(name, pool.storageVolLookupByName(name)));
+          }
+          entries.sort(java.util.Comparator.comparing(HostFile::name));
+          return entries;
+        });
+  }
+
+  void makeDirectory(String path) throws HypervisorException {
+    inDirectory(path, true, pool -> null);
+  }
+
+  void write(String path, byte[] content) throws HypervisorException {
+    inParent(
+        path,
+        (pool, name) -> {
+          StorageVol existing = lookupVolume(pool, name);
+          if (existing != null) {
+            existing.delete(0);
+          }
+          // Fresh and exactly the content's size: an upload writes [0, length) only.
+          StorageVol volume =
+              pool.storageVolCreateXML(StorageVolumeXml.render(name, content.length, "raw"), 0);
+          Stream stream = connect.streamNew(0);
+          try {
+            volume.upload(stream, 0, content.length, 0);
+            for (int offset = 0; offset < content.length; ) {
+              // send may take fewer bytes than offered
+              offset +=
+                  stream.send(
+                      Arrays.copyOfRange(
+                          content, offset, Math.min(offset + CHUNK, content.length)));
+            }
+            stream.finish();
+          } catch (LibvirtException e) {
+            stream.abort();
+            volume.delete(0);
+            throw e;
+          } finally {
+            stream.free();
+          }
+          return null;
+        });
+  }
+
+  byte[] read(String path, int maxBytes) throws HypervisorException {
+    var out = new java.io.ByteArrayOutputStream();
+    download(
+        path,
+        maxBytes,
+        (chunk, length) -> {
+          out.write(chunk, 0, length);
+        });
+    return out.toByteArray();
+  }
+
+  String sha256(String path) throws HypervisorException {
+    MessageDigest digest;
+    try {
+      digest = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    download(path, Long.MAX_VALUE, (chunk, length) -> digest.update(chunk, 0, length));
+    return HexFormat.of().formatHex(digest.digest());
+  }
+
+  void delete(String path) throws HypervisorException {
+    inParent(
+        path,
+        (pool, name) -> {
+          StorageVol volume = lookupVolume(pool, name);
+          if (volume != null) {
+            if (entry(name, volume).directory()) {
+              destroyPoolOf(path);
+            }
+            volume.delete(0);
+          }
+          return null;
+        });
+  }
+
+  void createImage(String path, long capacityBytes, String backingPath) throws HypervisorException {
+    inParent(
+        path,
+        (pool, name) -> {
+          StorageVol existing = lookupVolume(pool, name);
+          if (existing != null) {
+            existing.delete(0); // left by an interrupted attempt
+          }
+          pool.storageVolCreateXML(
+              backingPath == null
+                  ? StorageVolumeXml.render(name, capacityBytes, "qcow2")
+                  : StorageVolumeXml.overlay(name, capacityBytes, backingPath),
+              0);
+          return null;
+        });
+  }
+
+  void copyImage(String sourcePath, String targetPath) throws HypervisorException {
+    inParent(
+        targetPath,
+        (pool, name) -> {
+          StorageVol source = volumeAt(sourcePath);
+          StorageVol existing = lookupVolume(pool, name);
+          if (existing != null) {
+            existing.delete(0);
+          }
+          // The dir backend converts with qemu-img on the host, reading through backing files.
+          pool.storageVolCreateXMLFrom(
+              StorageVolumeXml.render(name, source.getInfo().capacity, "qcow2"), source, 0);
+          return null;
+        });
+  }
+
+  /** The volume at a path, in whatever pool of the host holds it (opened for the call if none). */
+  private StorageVol volumeAt(String path) throws LibvirtException, HypervisorException {
+    try {
+      return connect.storageVolLookupByPath(path);
+    } catch (LibvirtException e) {
+      if (e.getError() == null || e.getError().getCode() != ErrorNumber.VIR_ERR_NO_STORAGE_VOL) {
+        throw e;
+      }
+    }
+    return inParent(
+        path,
+        (pool, name) -> {
+          StorageVol volume = lookupVolume(pool, name);
+          if (volume == null) {
+            throw new HypervisorException(
+                HypervisorException.Failure.NotFound, "no file " + path + " on the host");
+          }
+          return connect.storageVolLookupByPath(volume.getPath());
+        });
+  }
+
+  private interface Chunks {
+    void accept(byte[] chunk, int length);
+  }
+
+  private void download(String path, long maxBytes, Chunks chunks) throws HypervisorException {
+    inParent(
+        path,
+        (pool, name) -> {
+          StorageVol volume = lookupVolume(pool, name);
+          if (volume == null) {
+            throw new HypervisorException(
+                HypervisorException.Failure.NotFound, "no file " + path + " on the host");
+          }
+          // The volume's capacity is the file's size for raw files, the guest's for images:
+          // allocation is what the file holds on disk. Read to the stream's end instead.
+          Stream stream = connect.streamNew(0);
+          try {
+            volume.download(stream, 0, 0, 0);
+            byte[] buffer = new byte[CHUNK];
+            long total = 0;
+            for (int got; (got = stream.receive(buffer)) > 0; ) {
+              total += got;
+              if (total > maxBytes) {
+                throw new HypervisorException(
+                    HypervisorException.Failure.OperationFailed,
+                    path + " is larger than " + maxBytes + " bytes");
+              }
+              chunks.accept(buffer, got);
+            }
+            stream.finish();
+          } catch (LibvirtException | HypervisorException e) {
+            stream.abort();
+            throw e;
+          } finally {
+            stream.free();
+          }
+          return null;
+        });
+  }
+
+  private interface InParent<T> {
+    T apply(StoragePool pool, String name) throws LibvirtException, HypervisorException;
+  }
+
+  private <T> T inParent(String path, InParent<T> action) throws HypervisorException {
+    int slash = path.lastIndexOf('/');
+    if (slash <= 0 || slash == path.length() - 1) {
+      throw new IllegalArgumentException("not a file under a directory: " + path);
+    }
+    String parent = path.substring(0, slash);
+    String name = path.substring(slash + 1);
+    return inDirectory(
+        parent,
+        false,
+        pool -> {
+          if (pool == null) {
+            throw new HypervisorException(
+                HypervisorException.Failure.NotFound, "no directory " + parent + " on the host");
+          }
+          return action.apply(pool, name);
+        });
+  }
+
+  /**
+   * Runs the action with the directory open as a pool (null when it does not exist and {@code
+   * create} is false), then closes the pool again.
+   */
+  private <T> T inDirectory(String path, boolean create, InPool<T> action)
+      throws HypervisorException {
+    requireAbsolute(path);
+    ReentrantLock lock = locks.computeIfAbsent(path, p -> new ReentrantLock());
+    lock.lock();
+    try {
+      StoragePool pool = lookupPool(poolName(path));
+      boolean opened = false;
+      if (pool == null) {
+        try {
+          pool =
+              connect.storagePoolCreateXML(
+                  StoragePoolXml.render(new PoolDefinition.Directory(poolName(path), path)),
+                  create ? CREATE_WITH_BUILD : 0);
+        } catch (LibvirtException e) {
+          if (!create && isMissingDirectory(e)) {
+            return action.apply(null);
+          }
+          throw e;
+        }
+        opened = true;
+      } else {
+        pool.refresh(0);
+      }
+      try {
+        return action.apply(pool);
+      } finally {
+        if (opened) {
+          destroyQuietly(pool);
+        }
+      }
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("reach " + path + " on the host", e);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** A directory about to be deleted must not be held open as a pool. */
+  private void destroyPoolOf(String path) throws LibvirtException {
+    StoragePool pool = lookupPool(poolName(path));
+    if (pool != null) {
+      pool.destroy();
+    }
+  }
+
+  private static void destroyQuietly(StoragePool pool) {
+    try {
+      pool.destroy();
+    } catch (LibvirtException e) {
+      // transient: gone with libvirtd's next restart anyway
+    }
+  }
+
+  private StoragePool lookupPool(String name) throws LibvirtException {
+    try {
+      return connect.storagePoolLookupByName(name);
+    } catch (LibvirtException e) {
+      if (e.getError() != null && e.getError().getCode() == ErrorNumber.VIR_ERR_NO_STORAGE_POOL) {
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  private static StorageVol lookupVolume(StoragePool pool, String name) throws LibvirtException {
+    try {
+      return pool.storageVolLookupByName(name);
+    } catch (LibvirtException e) {
+      if (e.getError() != null && e.getError().getCode() == ErrorNumber.VIR_ERR_NO_STORAGE_VOL) {
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * From the volume's XML: libvirt-java's volume info cannot represent a directory, and a file's
+   * size on disk is its {@code physical} element (capacity is what an image's guest sees).
+   */
+  private static HostFile entry(String name, StorageVol volume) throws LibvirtException {
+    Element root = SafeXml.parse(volume.getXMLDesc(0)).getDocumentElement();
+    if ("dir".equals(root.getAttribute("type"))) {
+      return new HostFile(name, true, 0);
+    }
+    NodeList physical = root.getElementsByTagName("physical");
+    NodeList capacity = root.getElementsByTagName("capacity");
+    NodeList size = physical.getLength() > 0 ? physical : capacity;
+    return new HostFile(
+        name,
+        false,
+        size.getLength() == 0 ? 0 : Long.parseLong(size.item(0).getTextContent().trim()));
+  }
+
+  private static boolean isMissingDirectory(LibvirtException e) {
+    return e.getMessage() != null && e.getMessage().contains("No such file or directory");
+  }
+
+  private static void requireAbsolute(String path) {
+    if (!path.startsWith("/")
+        || path.contains("//")
+        || path.contains("/./")
+        || path.contains("/../")
+        || path.endsWith("/..")
+        || (path.length() > 1 && path.endsWith("/"))) {
+      throw new IllegalArgumentException("not an absolute, normalized path: " + path);
+    }
+  }
+
+  /** Stable per path, so a pool left by a crash is found and reused, never doubled. */
+  static String poolName(String path) {
+    try {
+      byte[] hash =
+          MessageDigest.getInstance("SHA-256").digest(path.getBytes(StandardCharsets.UTF_8));
+      return "bastida-dir-" + HexFormat.of().formatHex(hash, 0, 8);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
