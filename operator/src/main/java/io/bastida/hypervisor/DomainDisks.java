@@ -18,8 +18,9 @@ public final class DomainDisks {
    * @param nfsUrl {@code nfs://server/export/file} when QEMU opens the image over NFS itself; null
    *     for any other source (a file on the host)
    * @param format the image format, e.g. {@code qcow2}
+   * @param file the image's path on the host for a file disk; null for any other source
    */
-  public record Disk(String target, boolean writable, String nfsUrl, String format) {}
+  public record Disk(String target, boolean writable, String nfsUrl, String format, String file) {}
 
   /**
    * @throws IllegalArgumentException when the XML is not a readable domain definition
@@ -41,7 +42,8 @@ public final class DomainDisks {
               target.getAttribute("dev"),
               writable,
               nfsUrl(disk),
-              driver == null ? "raw" : driver.getAttribute("type")));
+              driver == null ? "raw" : driver.getAttribute("type"),
+              file(disk)));
     }
     return found;
   }
@@ -63,6 +65,15 @@ public final class DomainDisks {
       return null;
     }
     return "nfs://" + host.getAttribute("name") + source.getAttribute("name");
+  }
+
+  private static String file(Element disk) {
+    Element source = first(disk, "source");
+    if (!"file".equals(disk.getAttribute("type")) || source == null) {
+      return null;
+    }
+    String file = source.getAttribute("file");
+    return file.isEmpty() ? null : file;
   }
 
   private static Element first(Element parent, String tag) {

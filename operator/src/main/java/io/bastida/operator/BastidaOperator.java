@@ -5,6 +5,7 @@ import io.bastida.hypervisor.HypervisorConnector;
 import io.bastida.hypervisor.libvirt.LibvirtConnector;
 import io.bastida.operator.backup.BackupCatalogReconciler;
 import io.bastida.operator.backup.BackupPolicyReconciler;
+import io.bastida.operator.backup.BackupStores;
 import io.bastida.operator.backup.VirtualMachineBackupReconciler;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.host.HostDrain;
@@ -140,12 +141,13 @@ public final class BastidaOperator implements AutoCloseable {
             settings.vmRecheckInterval()));
     var nfsFiles = new NfsFiles(settings.hostReachTimeout());
     var copier = new BackupCopier(Duration.ofHours(12));
+    var backupStores = new BackupStores(locator, nfsFiles);
     operator.register(
         new VirtualMachineRestoreReconciler(
-            locator, nfsFiles, backupImages, copier, statusWriter, events, clock));
+            locator, backupStores, backupImages, copier, statusWriter, events, clock));
     backups =
         new VirtualMachineBackupReconciler(
-            locator, copier, backupImages, nfsFiles, statusWriter, events, clock);
+            locator, copier, backupImages, backupStores, statusWriter, events, clock);
     operator.register(backups);
     operator.register(
         new BackupCatalogReconciler(nfsFiles, events, settings.storageRecheckInterval()));

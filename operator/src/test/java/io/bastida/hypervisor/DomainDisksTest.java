@@ -35,12 +35,13 @@ class DomainDisksTest {
       """;
 
   @Test
-  void aBackupCopiesTheWritableDisksAndKnowsWhichQemuOpensOverNfs() {
+  void aBackupCopiesTheWritableDisksAndKnowsWhereEachImageIs() {
     assertThat(DomainDisks.writable(DOMAIN))
         .containsExactly(
             new DomainDisks.Disk(
-                "vda", true, "nfs://10.77.0.10/export/school-web-root.qcow2", "qcow2"),
-            new DomainDisks.Disk("vdb", true, null, "qcow2"));
+                "vda", true, "nfs://10.77.0.10/export/school-web-root.qcow2", "qcow2", null),
+            new DomainDisks.Disk(
+                "vdb", true, null, "qcow2", "/var/lib/bastida/local/school-web-data.qcow2"));
   }
 
   @Test

@@ -155,39 +155,28 @@ final class HostFiles {
   }
 
   void copyImage(String sourcePath, String targetPath) throws HypervisorException {
+    // Both directories stay open until the copy is made: libvirt finds the source by its pool.
     inParent(
-        targetPath,
-        (pool, name) -> {
-          StorageVol source = volumeAt(sourcePath);
-          StorageVol existing = lookupVolume(pool, name);
-          if (existing != null) {
-            existing.delete(0);
-          }
-          // The dir backend converts with qemu-img on the host, reading through backing files.
-          pool.storageVolCreateXMLFrom(
-              StorageVolumeXml.render(name, source.getInfo().capacity, "qcow2"), source, 0);
-          return null;
-        });
-  }
-
-  /** The volume at a path, in whatever pool of the host holds it (opened for the call if none). */
-  private StorageVol volumeAt(String path) throws LibvirtException, HypervisorException {
-    try {
-      return connect.storageVolLookupByPath(path);
-    } catch (LibvirtException e) {
-      if (e.getError() == null || e.getError().getCode() != ErrorNumber.VIR_ERR_NO_STORAGE_VOL) {
-        throw e;
-      }
-    }
-    return inParent(
-        path,
-        (pool, name) -> {
-          StorageVol volume = lookupVolume(pool, name);
-          if (volume == null) {
+        sourcePath,
+        (sourcePool, sourceName) -> {
+          StorageVol source = lookupVolume(sourcePool, sourceName);
+          if (source == null) {
             throw new HypervisorException(
-                HypervisorException.Failure.NotFound, "no file " + path + " on the host");
+                HypervisorException.Failure.NotFound, "no file " + sourcePath + " on the host");
           }
-          return connect.storageVolLookupByPath(volume.getPath());
+          long capacity = source.getInfo().capacity;
+          return inParent(
+              targetPath,
+              (pool, name) -> {
+                StorageVol existing = lookupVolume(pool, name);
+                if (existing != null) {
+                  existing.delete(0);
+                }
+                // The dir backend converts with qemu-img on the host, through backing files.
+                pool.storageVolCreateXMLFrom(
+                    StorageVolumeXml.render(name, capacity, "qcow2"), source, 0);
+                return null;
+              });
         });
   }
 
@@ -265,6 +254,10 @@ final class HostFiles {
     lock.lock();
     try {
       StoragePool pool = lookupPool(poolName(path));
+      if (pool == null) {
+        // A storage domain's own pool may have the directory already; libvirt allows one.
+        pool = activePoolAt(path);
+      }
       boolean opened = false;
       if (pool == null) {
         try {
@@ -294,6 +287,24 @@ final class HostFiles {
     } finally {
       lock.unlock();
     }
+  }
+
+  private StoragePool activePoolAt(String path) throws LibvirtException {
+    for (String name : connect.listStoragePools()) {
+      StoragePool pool = lookupPool(name);
+      if (pool == null) {
+        continue; // gone since the listing
+      }
+      NodeList targets =
+          SafeXml.parse(pool.getXMLDesc(0)).getDocumentElement().getElementsByTagName("target");
+      if (targets.getLength() > 0) {
+        NodeList paths = ((Element) targets.item(0)).getElementsByTagName("path");
+        if (paths.getLength() > 0 && path.equals(paths.item(0).getTextContent().trim())) {
+          return pool;
+        }
+      }
+    }
+    return null;
   }
 
   /** A directory about to be deleted must not be held open as a pool. */

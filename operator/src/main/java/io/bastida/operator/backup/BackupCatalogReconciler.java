@@ -63,7 +63,7 @@ public class BackupCatalogReconciler implements Reconciler<StorageDomain> {
   @Override
   public UpdateControl<StorageDomain> reconcile(
       StorageDomain storage, Context<StorageDomain> context) {
-    if (VirtualMachineBackupReconciler.unusableForBackups(storage).isPresent()) {
+    if (BackupStores.unusable(storage).isPresent() || BackupStores.isPerHost(storage)) {
       return UpdateControl.noUpdate();
     }
     try {

@@ -34,7 +34,12 @@ public final class BackupChainPlanner {
     /** The parent's checkpoint is gone from the domain, e.g. after the domain was redefined. */
     CheckpointMissing,
     /** A disk was added or removed: the parent has no image to build on for it. */
-    DisksChanged
+    DisksChanged,
+    /**
+     * The parent is kept on another host's local storage (the VM moved since): QEMU writes an
+     * incremental next to its parent, on the host where the VM runs.
+     */
+    ParentOnOtherHost
   }
 
   /**
@@ -42,13 +47,16 @@ public final class BackupChainPlanner {
    *
    * @param checkpointName the checkpoint created with it, or null if the VM was not running then
    * @param chainLength its place in its chain: 1 for a full
+   * @param elsewhere the host keeping it on its local storage, when that is not the host the VM
+   *     runs on now; null when the VM can build on it from where it runs
    */
   public record PreviousBackup(
       String name,
       boolean complete,
       String checkpointName,
       int chainLength,
-      Set<String> diskNames) {
+      Set<String> diskNames,
+      String elsewhere) {
     public PreviousBackup {
       diskNames = Set.copyOf(diskNames);
     }
@@ -136,6 +144,16 @@ public final class BackupChainPlanner {
           in,
           Reason.ParentNotComplete,
           "Full backup: the previous backup " + previous.name() + " is not complete");
+    }
+    if (previous.elsewhere() != null) {
+      return full(
+          in,
+          Reason.ParentOnOtherHost,
+          "Full backup: the previous backup "
+              + previous.name()
+              + " is kept on host "
+              + previous.elsewhere()
+              + "'s local storage, and the VM runs on another host now");
     }
     if (previous.checkpointName() == null) {
       return full(

@@ -109,7 +109,7 @@ public class BackupPolicyReconciler implements Reconciler<BackupPolicy> {
     Optional<String> unusable =
         storage.isEmpty()
             ? Optional.of("StorageDomain " + spec.storageDomainName + " does not exist")
-            : VirtualMachineBackupReconciler.unusableForBackups(storage.get());
+            : BackupStores.unusable(storage.get());
     if (unusable.isPresent()) {
       String reason = storage.isEmpty() ? "StorageDomainNotFound" : "StorageDomainNotForBackups";
       return notReady(policy, status, reason, unusable.get())

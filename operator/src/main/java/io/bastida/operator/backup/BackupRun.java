@@ -2,17 +2,17 @@ package io.bastida.operator.backup;
 
 import io.bastida.api.v1alpha1.BackupMode;
 import io.bastida.hypervisor.BackupExport;
+import io.bastida.hypervisor.BackupJobState;
 import io.bastida.hypervisor.DomainDisks;
 import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.hypervisor.PullBackupRequest;
+import io.bastida.hypervisor.PushBackupRequest;
 import io.bastida.storage.BackupCopier;
 import io.bastida.storage.QemuImg;
-import io.bastida.storage.nfs.NfsEntry;
-import io.bastida.storage.nfs.NfsException;
-import io.bastida.storage.nfs.NfsFiles;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,13 +23,15 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One backup of one VM, start to finish, off the reconciler's thread: copy every writable disk to
- * the storage domain (over NBD from a pull-mode libvirt backup when the VM runs, straight from its
- * image when it is stopped), check the images, checksum them, and write the manifest last. Whatever
- * fails, the libvirt job is ended and what was written is removed, so a folder with a manifest is
- * always a whole backup.
+ * the storage domain, check the images, checksum them, and write the manifest last. To an NFS store
+ * the operator copies over NBD from a pull-mode libvirt backup when the VM runs, straight from its
+ * image when it is stopped; into a host's local storage QEMU writes the images itself (push mode),
+ * or libvirt copies a stopped VM's images on the host. Whatever fails, the libvirt job is ended and
+ * what was written is removed, so a folder with a manifest is always a whole backup.
  */
 final class BackupRun {
   private static final Logger log = LoggerFactory.getLogger(BackupRun.class);
+  private static final Duration PUSH_POLL = Duration.ofMillis(200);
 
   /** Everything the run needs, decided and recorded by the reconciler before it starts. */
   record Request(
@@ -38,8 +40,7 @@ final class BackupRun {
       String policyName,
       String storageDomainName,
       String hostName,
-      String nfsServer,
-      String nfsExport,
+      BackupStore store,
       Chain chain,
       Map<String, String> diskNamesByTarget,
       String listenAddress,
@@ -94,7 +95,6 @@ final class BackupRun {
   private final Hypervisor hypervisor;
   private final BackupCopier copier;
   private final QemuImg qemuImg;
-  private final NfsFiles files;
   private final Clock clock;
   private final Request request;
   private final AtomicLong processedBytes = new AtomicLong();
@@ -102,16 +102,10 @@ final class BackupRun {
   private volatile String quiesceProblem;
 
   BackupRun(
-      Hypervisor hypervisor,
-      BackupCopier copier,
-      QemuImg qemuImg,
-      NfsFiles files,
-      Clock clock,
-      Request request) {
+      Hypervisor hypervisor, BackupCopier copier, QemuImg qemuImg, Clock clock, Request request) {
     this.hypervisor = hypervisor;
     this.copier = copier;
     this.qemuImg = qemuImg;
-    this.files = files;
     this.clock = clock;
     this.request = request;
   }
@@ -140,36 +134,25 @@ final class BackupRun {
 
   private BackupManifest copyAndDescribe() throws StepFailed {
     List<DomainDisks.Disk> disks = DomainDisks.writable(request.domainXml());
-    if (!request.running()) {
-      // libvirt backs up running domains only; a stopped one is copied from its image directly.
-      for (DomainDisks.Disk disk : disks) {
-        if (disk.nfsUrl() == null) {
-          throw new StepFailed(
-              "UnsupportedDisk",
-              "disk "
-                  + disk.target()
-                  + " is a file on its host: only disks on Native NFS storage can be backed up"
-                  + " while the VM is stopped",
-              null);
-        }
-      }
-    }
-    String server = request.nfsServer();
-    String export = request.nfsExport();
-    step("StorageFailed", () -> files.mkdirs(server, export, request.layout().folder()));
+    BackupStore store = request.store();
+    step("StorageFailed", () -> store.makeFolder(request.layout().folder()));
     List<BackupManifest.Disk> stored = new ArrayList<>();
-    if (request.running()) {
-      BackupExport nbd = beginJob(disks);
+    if (store instanceof HostBackupStore host) {
+      stored.addAll(request.running() ? pushToHost(host, disks) : copyStoppedOnHost(host, disks));
+    } else if (request.running()) {
+      NfsBackupStore nfs = (NfsBackupStore) store;
+      BackupExport nbd = beginPullJob(disks);
       try {
         for (DomainDisks.Disk disk : disks) {
-          stored.add(copyFromExport(nbd, disk));
+          stored.add(copyFromExport(nfs, nbd, disk));
         }
       } finally {
         step("BackupJobFailed", () -> hypervisor.endBackup(request.domainName()));
       }
     } else {
+      NfsBackupStore nfs = (NfsBackupStore) store;
       for (DomainDisks.Disk disk : disks) {
-        stored.add(copyStopped(disk));
+        stored.add(copyStopped(nfs, disk));
       }
     }
     long total = stored.stream().mapToLong(BackupManifest.Disk::fileSizeBytes).sum();
@@ -194,10 +177,7 @@ final class BackupRun {
             stored,
             BackupLayout.DOMAIN_XML_FILE,
             BackupLayout.VM_SPEC_FILE,
-            request.verify()
-                ? new BackupManifest.Verification(
-                    completedAt, "qemu-img compare with the VM's disks at backup time", true, null)
-                : null);
+            verified(completedAt));
     write(request.layout().domainXmlPath(), request.domainXml());
     write(request.layout().vmSpecPath(), request.vmSpecJson());
     // Last: a folder with a manifest is a whole backup.
@@ -209,16 +189,29 @@ final class BackupRun {
    * Starts the pull job, with the guest's file systems frozen around its start when asked: the
    * export shows the disks as they were at that instant.
    */
-  private BackupExport beginJob(List<DomainDisks.Disk> disks) throws StepFailed {
-    // Only one backup of a VM runs at a time: a job found now is a leftover of an interrupted one,
-    // whose export shows an older moment.
-    step(
-        "BackupJobFailed",
-        () -> {
-          if (hypervisor.runningBackup(request.domainName()).isPresent()) {
-            hypervisor.endBackup(request.domainName());
-          }
-        });
+  private BackupExport beginPullJob(List<DomainDisks.Disk> disks) throws StepFailed {
+    endLeftoverJob();
+    return frozenAround(
+        () ->
+            hypervisor.beginPullBackup(
+                request.domainName(),
+                new PullBackupRequest(
+                    request.listenAddress(),
+                    request.port(),
+                    disks.stream().map(DomainDisks.Disk::target).toList(),
+                    request.chain().incrementFromCheckpoint(),
+                    request.chain().newCheckpoint())));
+  }
+
+  /**
+   * Only one backup of a VM runs at a time: a job found now is a leftover of an interrupted one,
+   * whose export (or target images) shows an older moment.
+   */
+  private void endLeftoverJob() throws StepFailed {
+    step("BackupJobFailed", () -> hypervisor.endBackup(request.domainName()));
+  }
+
+  private <T> T frozenAround(Step<T> start) throws StepFailed {
     boolean frozen = false;
     if (request.quiesce()) {
       try {
@@ -229,17 +222,7 @@ final class BackupRun {
       }
     }
     try {
-      return step(
-          "BackupJobFailed",
-          () ->
-              hypervisor.beginPullBackup(
-                  request.domainName(),
-                  new PullBackupRequest(
-                      request.listenAddress(),
-                      request.port(),
-                      disks.stream().map(DomainDisks.Disk::target).toList(),
-                      request.chain().incrementFromCheckpoint(),
-                      request.chain().newCheckpoint())));
+      return step("BackupJobFailed", start);
     } finally {
       if (frozen) {
         try {
@@ -252,13 +235,13 @@ final class BackupRun {
     }
   }
 
-  private BackupManifest.Disk copyFromExport(BackupExport nbd, DomainDisks.Disk disk)
-      throws StepFailed {
-    String target = url(request.layout().diskPath(disk.target()));
+  private BackupManifest.Disk copyFromExport(
+      NfsBackupStore nfs, BackupExport nbd, DomainDisks.Disk disk) throws StepFailed {
+    String target = nfs.url(request.layout().diskPath(disk.target()));
     String source = nbd.nbdUrl(disk.target());
     boolean incremental = request.chain().mode() == BackupMode.Incremental;
     if (incremental) {
-      String parent = url(parentLayout().diskPath(disk.target()));
+      String parent = nfs.url(parentLayout().diskPath(disk.target()));
       long size = request.chain().parentVirtualSizes().getOrDefault(disk.target(), 0L);
       totalBytes.addAndGet(size);
       long copied =
@@ -290,11 +273,22 @@ final class BackupRun {
           "disk " + disk.target() + ": the stored image differs from the VM's disk at backup time",
           null);
     }
-    return describe(disk, incremental);
+    return describeOnNfs(nfs, disk, incremental);
   }
 
-  private BackupManifest.Disk copyStopped(DomainDisks.Disk disk) throws StepFailed {
-    String target = url(request.layout().diskPath(disk.target()));
+  private BackupManifest.Disk copyStopped(NfsBackupStore nfs, DomainDisks.Disk disk)
+      throws StepFailed {
+    if (disk.nfsUrl() == null) {
+      // libvirt backs up running domains only; a stopped one is copied from its image directly.
+      throw new StepFailed(
+          "UnsupportedDisk",
+          "disk "
+              + disk.target()
+              + " is a file on its host: while the VM is stopped, only disks on NFS storage can"
+              + " be backed up to an NFS storage domain",
+          null);
+    }
+    String target = nfs.url(request.layout().diskPath(disk.target()));
     step("CopyFailed", () -> copier.copyImage(disk.nfsUrl(), target, request.bytesPerSecond()));
     if (request.verify()
         && !step(
@@ -304,34 +298,139 @@ final class BackupRun {
           "disk " + disk.target() + ": the stored image differs from the VM's disk",
           null);
     }
-    return describe(disk, false);
+    return describeOnNfs(nfs, disk, false);
   }
 
   /** Checks the stored image and reads it back whole for its checksum. */
-  private BackupManifest.Disk describe(DomainDisks.Disk disk, boolean incremental)
-      throws StepFailed {
+  private BackupManifest.Disk describeOnNfs(
+      NfsBackupStore nfs, DomainDisks.Disk disk, boolean incremental) throws StepFailed {
     String path = request.layout().diskPath(disk.target());
-    String target = url(path);
+    String target = nfs.url(path);
     step("ImageCheckFailed", () -> copier.check(target));
     QemuImg.ImageInfo info =
         step("ImageCheckFailed", () -> qemuImg.info(target))
             .orElseThrow(() -> new StepFailed("ImageCheckFailed", target + " is missing", null));
-    String sha256 =
-        step("ChecksumFailed", () -> files.sha256(request.nfsServer(), request.nfsExport(), path));
-    long fileSize =
-        step("ChecksumFailed", () -> files.stat(request.nfsServer(), request.nfsExport(), path))
-            .map(NfsEntry::sizeBytes)
-            .orElse(0L);
     if (!incremental) {
       totalBytes.addAndGet(info.virtualSizeBytes());
       processedBytes.addAndGet(info.virtualSizeBytes());
     }
+    return stored(nfs, disk, info.virtualSizeBytes(), incremental);
+  }
+
+  /**
+   * QEMU writes the disks into images in the backup's folder on the host (push mode): the data
+   * never leaves the host. An incremental's images are backed by the parent's, so QEMU writes only
+   * the changed clusters and the chain reads as the whole disk.
+   */
+  private List<BackupManifest.Disk> pushToHost(HostBackupStore host, List<DomainDisks.Disk> disks)
+      throws StepFailed {
+    endLeftoverJob();
+    boolean incremental = request.chain().mode() == BackupMode.Incremental;
+    Map<String, String> images = new java.util.LinkedHashMap<>();
+    Map<String, Long> sizes = new java.util.HashMap<>();
+    for (DomainDisks.Disk disk : disks) {
+      long size =
+          step(
+              "BackupJobFailed",
+              () -> hypervisor.diskCapacity(request.domainName(), disk.target()));
+      String image = host.hostPath(request.layout().diskPath(disk.target()));
+      String backing = incremental ? host.hostPath(parentLayout().diskPath(disk.target())) : null;
+      step("StorageFailed", () -> hypervisor.createHostImage(image, size, backing));
+      images.put(disk.target(), image);
+      sizes.put(disk.target(), size);
+    }
+    frozenAround(
+        () -> {
+          hypervisor.beginPushBackup(
+              request.domainName(),
+              new PushBackupRequest(
+                  images,
+                  request.chain().incrementFromCheckpoint(),
+                  request.chain().newCheckpoint()));
+          return null;
+        });
+    awaitPushJob();
+    List<BackupManifest.Disk> stored = new ArrayList<>();
+    for (DomainDisks.Disk disk : disks) {
+      stored.add(stored(host, disk, sizes.get(disk.target()), incremental));
+    }
+    return stored;
+  }
+
+  private void awaitPushJob() throws StepFailed {
+    while (true) {
+      BackupJobState job =
+          step("BackupJobFailed", () -> hypervisor.pushBackupState(request.domainName()));
+      switch (job.phase()) {
+        case Running -> {
+          totalBytes.set(job.totalBytes());
+          processedBytes.set(job.processedBytes());
+        }
+        case Completed -> {
+          totalBytes.set(job.totalBytes());
+          processedBytes.set(job.totalBytes());
+          return;
+        }
+        case Failed -> throw new StepFailed("CopyFailed", job.error(), null);
+        case None ->
+            throw new StepFailed(
+                "CopyFailed",
+                "the backup job ended without saying how (the domain stopped?)",
+                null);
+      }
+      try {
+        Thread.sleep(PUSH_POLL.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new StepFailed("Interrupted", "the operator is stopping", e);
+      }
+    }
+  }
+
+  /** A stopped VM's disks are copied on the host by libvirt, flattened into new images. */
+  private List<BackupManifest.Disk> copyStoppedOnHost(
+      HostBackupStore host, List<DomainDisks.Disk> disks) throws StepFailed {
+    List<BackupManifest.Disk> stored = new ArrayList<>();
+    for (DomainDisks.Disk disk : disks) {
+      if (disk.file() == null) {
+        throw new StepFailed(
+            "UnsupportedDisk",
+            "disk "
+                + disk.target()
+                + " is not a file on host "
+                + host.hostName()
+                + ": it cannot be copied into that host's local storage while the VM is stopped",
+            null);
+      }
+      long size =
+          step("CopyFailed", () -> hypervisor.diskCapacity(request.domainName(), disk.target()));
+      String image = host.hostPath(request.layout().diskPath(disk.target()));
+      step("CopyFailed", () -> hypervisor.copyHostImage(disk.file(), image));
+      totalBytes.addAndGet(size);
+      processedBytes.addAndGet(size);
+      stored.add(stored(host, disk, size, false));
+    }
+    return stored;
+  }
+
+  /** The manifest's entry for a stored image, with its checksum read back from the store. */
+  private BackupManifest.Disk stored(
+      BackupStore store, DomainDisks.Disk disk, long virtualSize, boolean incremental)
+      throws StepFailed {
+    String path = request.layout().diskPath(disk.target());
+    String sha256 = step("ChecksumFailed", () -> store.sha256(path));
+    long fileSize =
+        step("ChecksumFailed", () -> store.list(request.layout().folder())).stream()
+            .filter(e -> e.name().equals(BackupLayout.diskFile(disk.target())))
+            .mapToLong(BackupStore.Entry::sizeBytes)
+            .findFirst()
+            .orElseThrow(() -> new StepFailed("ChecksumFailed", path + " is missing", null));
     return new BackupManifest.Disk(
         request.diskNamesByTarget().getOrDefault(disk.target(), disk.target()),
         disk.target(),
         BackupLayout.diskFile(disk.target()),
         BackupLayout.DISK_FORMAT,
-        info.virtualSizeBytes(),
+        virtualSize,
         fileSize,
         sha256,
         incremental
@@ -339,21 +438,29 @@ final class BackupRun {
             : null);
   }
 
+  /**
+   * What the manifest says of verification: only NFS stores are compared with the VM's disks (the
+   * operator cannot run qemu-img on a host); a push job's own completion and the read-back
+   * checksums are what a host store has.
+   */
+  private BackupManifest.Verification verified(Instant at) {
+    if (!request.verify() || !(request.store() instanceof NfsBackupStore)) {
+      return null;
+    }
+    return new BackupManifest.Verification(
+        at, "qemu-img compare with the VM's disks at backup time", true, null);
+  }
+
   private void write(String path, String content) throws StepFailed {
     step(
         "StorageFailed",
-        () ->
-            files.writeFile(
-                request.nfsServer(),
-                request.nfsExport(),
-                path,
-                content.getBytes(StandardCharsets.UTF_8)));
+        () -> request.store().write(path, content.getBytes(StandardCharsets.UTF_8)));
   }
 
   /** Best effort: the job ended, the unfinished folder and the new checkpoint gone. */
   private void cleanUp() {
     try {
-      if (request.running() && hypervisor.runningBackup(request.domainName()).isPresent()) {
+      if (request.running()) {
         hypervisor.endBackup(request.domainName());
       }
       if (request.chain().newCheckpoint() != null
@@ -370,8 +477,8 @@ final class BackupRun {
           e.getMessage());
     }
     try {
-      files.removeTree(request.nfsServer(), request.nfsExport(), request.layout().folder());
-    } catch (NfsException | RuntimeException e) {
+      request.store().removeTree(request.layout().folder());
+    } catch (BackupStore.StoreException | RuntimeException e) {
       log.warn(
           "Backup {}: could not remove its files: {}", request.layout().folder(), e.getMessage());
     }
@@ -382,10 +489,6 @@ final class BackupRun {
         request.layout().namespace(),
         request.layout().vmName(),
         request.chain().parentBackupName());
-  }
-
-  private String url(String path) {
-    return QemuImg.nfsPathUrl(request.nfsServer(), request.nfsExport(), path);
   }
 
   private interface Step<T> {

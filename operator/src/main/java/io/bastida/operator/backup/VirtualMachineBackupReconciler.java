@@ -2,7 +2,6 @@ package io.bastida.operator.backup;
 
 import io.bastida.api.v1alpha1.BackupMode;
 import io.bastida.api.v1alpha1.Host;
-import io.bastida.api.v1alpha1.StorageContent;
 import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachine;
 import io.bastida.api.v1alpha1.VirtualMachineBackup;
@@ -18,14 +17,11 @@ import io.bastida.operator.migration.MigrationFacts;
 import io.bastida.operator.restore.VirtualMachineRestoreReconciler;
 import io.bastida.operator.status.Conditions;
 import io.bastida.operator.status.StatusWriter;
-import io.bastida.operator.storage.StoragePlanner;
 import io.bastida.operator.vm.VmConditions;
 import io.bastida.operator.vm.VmLocator;
 import io.bastida.operator.vm.VmPlanner;
 import io.bastida.storage.BackupCopier;
 import io.bastida.storage.QemuImg;
-import io.bastida.storage.nfs.NfsException;
-import io.bastida.storage.nfs.NfsFiles;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
@@ -90,7 +86,7 @@ public class VirtualMachineBackupReconciler
   private final BackupJobs jobs;
   private final BackupCopier copier;
   private final QemuImg qemuImg;
-  private final NfsFiles files;
+  private final BackupStores stores;
   private final StatusWriter statusWriter;
   private final EventRecorder events;
   private final Clock clock;
@@ -113,7 +109,7 @@ public class VirtualMachineBackupReconciler
       VmLocator locator,
       BackupCopier copier,
       QemuImg qemuImg,
-      NfsFiles files,
+      BackupStores stores,
       StatusWriter statusWriter,
       EventRecorder events,
       Clock clock) {
@@ -121,7 +117,7 @@ public class VirtualMachineBackupReconciler
     this.jobs = new BackupJobs();
     this.copier = copier;
     this.qemuImg = qemuImg;
-    this.files = files;
+    this.stores = stores;
     this.statusWriter = statusWriter;
     this.events = events;
     this.clock = clock;
@@ -226,7 +222,7 @@ public class VirtualMachineBackupReconciler
           "StorageDomainNotFound",
           "StorageDomain " + spec.storageDomainName + " does not exist");
     }
-    Optional<String> unusable = unusableForBackups(storage.get());
+    Optional<String> unusable = BackupStores.unusable(storage.get());
     if (unusable.isPresent()) {
       return fail(backup, status, "StorageDomainNotForBackups", unusable.get(), false);
     }
@@ -292,7 +288,16 @@ public class VirtualMachineBackupReconciler
                 spec.mode == null ? BackupMode.Full : spec.mode,
                 spec.fullEvery == null ? 1 : spec.fullEvery,
                 running,
-                latest.map(VirtualMachineBackupReconciler::previous).orElse(null),
+                latest
+                    .map(
+                        b ->
+                            previous(
+                                b,
+                                BackupStores.isPerHost(storage.get())
+                                        && !located.hostName().equals(b.getStatus().hostName)
+                                    ? b.getStatus().hostName
+                                    : null))
+                    .orElse(null),
                 Set.copyOf(checkpoints),
                 disks));
     String name = backup.getMetadata().getName();
@@ -351,7 +356,7 @@ public class VirtualMachineBackupReconciler
         return admit(backup, new VirtualMachineBackupStatus(), context);
       }
       Host host = located.host();
-      var nfs = storage.get().getSpec().getNfs();
+      BackupStore store = stores.of(storage.get(), located.hostName(), this::host);
       boolean started =
           jobs.start(
               backup.getMetadata().getUid(),
@@ -361,7 +366,6 @@ public class VirtualMachineBackupReconciler
                       located.hypervisor(),
                       copier,
                       qemuImg,
-                      files,
                       clock,
                       new BackupRun.Request(
                           new BackupLayout(namespace, spec.vmName, backup.getMetadata().getName()),
@@ -369,8 +373,7 @@ public class VirtualMachineBackupReconciler
                           backup.getMetadata().getLabels().get(BackupPolicyReconciler.POLICY_LABEL),
                           spec.storageDomainName,
                           located.hostName(),
-                          nfs.getServer(),
-                          nfs.getPath(),
+                          store,
                           chain(backup, status, context),
                           VmPlanner.diskTargets(vm.get().getSpec().disks).entrySet().stream()
                               .collect(Collectors.toMap(Map.Entry::getValue, Map.Entry::getKey)),
@@ -490,26 +493,24 @@ public class VirtualMachineBackupReconciler
       VirtualMachineBackup backup, VirtualMachineBackupStatus status) {
     Optional<StorageDomain> storage =
         storageDomains.get(new ResourceID(backup.getSpec().storageDomainName));
-    if (storage.isEmpty() || storage.get().getSpec().getNfs() == null) {
+    if (storage.isEmpty()) {
       return waiting(
           backup,
           status,
           "StorageDomainNotFound",
           "StorageDomain " + backup.getSpec().storageDomainName + " does not exist");
     }
-    var nfs = storage.get().getSpec().getNfs();
     var layout =
         new BackupLayout(
             backup.getMetadata().getNamespace(),
             backup.getSpec().vmName,
             backup.getMetadata().getName());
     try {
+      BackupStore store = stores.of(storage.get(), status.hostName, this::host);
       BackupManifest manifest =
           BackupManifest.parse(
               new String(
-                  files.readFile(
-                      nfs.getServer(), nfs.getPath(), layout.manifestPath(), MAX_MANIFEST_BYTES),
-                  StandardCharsets.UTF_8));
+                  store.read(layout.manifestPath(), MAX_MANIFEST_BYTES), StandardCharsets.UTF_8));
       applyManifest(status, manifest);
       status.rediscovered = true;
       String message = "found on storage domain " + backup.getSpec().storageDomainName;
@@ -519,7 +520,9 @@ public class VirtualMachineBackupReconciler
               Conditions.of(COMPLETE, true, "Rediscovered", message),
               Conditions.of(READY, true, "Rediscovered", message));
       return statusWriter.update(backup, status);
-    } catch (NfsException | IllegalArgumentException e) {
+    } catch (VmLocator.Unavailable e) {
+      return waiting(backup, status, e.reason(), e.getMessage());
+    } catch (BackupStore.StoreException | IllegalArgumentException e) {
       return fail(backup, status, "ManifestUnreadable", e.getMessage(), false);
     }
   }
@@ -578,9 +581,7 @@ public class VirtualMachineBackupReconciler
               namespace,
               spec.vmName,
               name -> hosts.get(new ResourceID(name)));
-      if (located.hypervisor().runningBackup(located.domainName()).isPresent()) {
-        located.hypervisor().endBackup(located.domainName());
-      }
+      located.hypervisor().endBackup(located.domainName());
       if (Boolean.TRUE.equals(spec.quiesce)) {
         // Killed between freeze and thaw, the run left the guest frozen.
         thawQuietly(located, backup);
@@ -614,12 +615,12 @@ public class VirtualMachineBackupReconciler
   private boolean removeFiles(VirtualMachineBackup backup, VirtualMachineBackupStatus status) {
     Optional<StorageDomain> storage =
         storageDomains.get(new ResourceID(backup.getSpec().storageDomainName));
-    if (status.location == null || storage.isEmpty() || storage.get().getSpec().getNfs() == null) {
+    if (status.location == null || storage.isEmpty()) {
       return true;
     }
-    var nfs = storage.get().getSpec().getNfs();
     try {
-      files.removeTree(nfs.getServer(), nfs.getPath(), status.location);
+      BackupStore store = stores.of(storage.get(), status.hostName, this::host);
+      store.removeTree(status.location);
       // Folders left empty would count as stored data and block the StorageDomain's deletion.
       String namespace = backup.getMetadata().getNamespace();
       for (String folder :
@@ -627,16 +628,20 @@ public class VirtualMachineBackupReconciler
               BackupLayout.vmFolder(namespace, backup.getSpec().vmName),
               BackupLayout.ROOT + "/" + namespace,
               BackupLayout.ROOT)) {
-        if (!files.removeIfEmpty(nfs.getServer(), nfs.getPath(), folder)) {
+        if (!store.removeIfEmpty(folder)) {
           break;
         }
       }
       return true;
-    } catch (NfsException | RuntimeException e) {
+    } catch (VmLocator.Unavailable | BackupStore.StoreException | RuntimeException e) {
       log.warn(
           "VirtualMachineBackup({}): could not remove its files: {}", name(backup), e.getMessage());
       return false;
     }
+  }
+
+  private Optional<Host> host(String name) {
+    return hosts.get(new ResourceID(name));
   }
 
   private UpdateControl<VirtualMachineBackup> waiting(
@@ -699,25 +704,6 @@ public class VirtualMachineBackupReconciler
     jobs.close();
   }
 
-  /**
-   * Why the storage domain cannot take backups, if it cannot: it must say so in its content, and
-   * the operator writes backups over NFS itself (Native access).
-   */
-  static Optional<String> unusableForBackups(StorageDomain storage) {
-    String name = storage.getMetadata().getName();
-    var content = storage.getSpec().getContent();
-    if (content == null || !content.contains(StorageContent.Backups)) {
-      return Optional.of("StorageDomain " + name + " does not list Backups in its content");
-    }
-    if (!StoragePlanner.isNative(storage.getSpec())) {
-      return Optional.of(
-          "StorageDomain "
-              + name
-              + " is not Native NFS: backups are written over NFS by the operator itself");
-    }
-    return Optional.empty();
-  }
-
   private static Optional<VirtualMachineBackup> otherBackupUnderWay(
       VirtualMachineBackup backup, Context<VirtualMachineBackup> context) {
     return context
@@ -750,14 +736,16 @@ public class VirtualMachineBackupReconciler
         .filter(p -> p.getStatus() != null);
   }
 
-  private static BackupChainPlanner.PreviousBackup previous(VirtualMachineBackup backup) {
+  private static BackupChainPlanner.PreviousBackup previous(
+      VirtualMachineBackup backup, String elsewhere) {
     var status = backup.getStatus();
     return new BackupChainPlanner.PreviousBackup(
         backup.getMetadata().getName(),
         isComplete(status),
         status.checkpointName,
         status.chainLength == null ? 1 : status.chainLength,
-        status.disks.stream().map(d -> d.target).collect(Collectors.toSet()));
+        status.disks.stream().map(d -> d.target).collect(Collectors.toSet()),
+        elsewhere);
   }
 
   private static String vmKey(VirtualMachineBackup backup) {

@@ -1,77 +1,85 @@
 package io.bastida.operator.restore;
 
-import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachineSpec;
+import io.bastida.hypervisor.HypervisorException;
 import io.bastida.operator.backup.BackupLayout;
 import io.bastida.operator.backup.BackupManifest;
+import io.bastida.operator.backup.BackupStore;
+import io.bastida.operator.backup.HostBackupStore;
+import io.bastida.operator.backup.NfsBackupStore;
 import io.bastida.storage.BackupCopier;
 import io.bastida.storage.QemuImg;
-import io.bastida.storage.nfs.NfsException;
-import io.bastida.storage.nfs.NfsFiles;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
- * Reads a backup chain from its storage domain and writes a disk back from it. The chain's qcow2
+ * Reads a backup chain from its store and writes a disk back from it. On NFS the chain's qcow2
  * headers hold absolute nfs:// URLs of their parents (QEMU cannot resolve relative names over NFS),
  * so a link whose parent is now elsewhere is first pointed at it: a chain found on a moved or
- * re-exported share restores as well as one that never moved.
+ * re-exported share restores as well as one that never moved. On a host, libvirt copies the chain
+ * flattened, on that host.
  */
 final class BackupFiles {
   private static final int MAX_SMALL_FILE = 4 << 20;
 
-  private final NfsFiles files;
   private final QemuImg qemuImg;
   private final BackupCopier copier;
 
-  BackupFiles(NfsFiles files, QemuImg qemuImg, BackupCopier copier) {
-    this.files = files;
+  BackupFiles(QemuImg qemuImg, BackupCopier copier) {
     this.qemuImg = qemuImg;
     this.copier = copier;
   }
 
-  BackupManifest manifest(StorageDomain storage, BackupLayout layout) throws NfsException {
-    return BackupManifest.parse(read(storage, layout.manifestPath()));
+  BackupManifest manifest(BackupStore store, BackupLayout layout)
+      throws BackupStore.StoreException {
+    return BackupManifest.parse(read(store, layout.manifestPath()));
   }
 
-  VirtualMachineSpec vmSpec(StorageDomain storage, BackupLayout layout) throws NfsException {
-    return Serialization.unmarshal(read(storage, layout.vmSpecPath()), VirtualMachineSpec.class);
+  VirtualMachineSpec vmSpec(BackupStore store, BackupLayout layout)
+      throws BackupStore.StoreException {
+    return Serialization.unmarshal(read(store, layout.vmSpecPath()), VirtualMachineSpec.class);
   }
 
   /**
    * Writes the disk the guest saw as {@code target} (e.g. vda), as of the last backup of {@code
-   * chain} (full first), into a qcow2 image at {@code targetUrl}; returns the disk's size.
+   * chain} (full first), into a qcow2 image (replacing it): {@code destination} is an nfs:// URL
+   * for a backup on NFS, a path on the same host for one on a host's local storage.
+   *
+   * @throws IllegalArgumentException when the backup cannot reach that destination
    */
-  long restoreDisk(StorageDomain storage, List<BackupLayout> chain, String target, String targetUrl)
-      throws IOException {
-    for (int i = 1; i < chain.size(); i++) {
-      String image = url(storage, chain.get(i), target);
-      String parent = url(storage, chain.get(i - 1), target);
-      // Only a chain that moved is rewritten: its header changes, and with it its checksum.
-      if (!qemuImg.info(image).map(info -> parent.equals(info.backingFile())).orElse(false)) {
-        qemuImg.rebaseUnsafe(image, parent);
+  void restoreDisk(BackupStore store, List<BackupLayout> chain, String target, String destination)
+      throws IOException, HypervisorException {
+    String top = chain.get(chain.size() - 1).diskPath(target);
+    if (store instanceof NfsBackupStore nfs) {
+      if (!destination.startsWith("nfs://")) {
+        throw new IllegalArgumentException(
+            "a backup on NFS restores onto NFS storage, not onto " + destination);
       }
+      for (int i = 1; i < chain.size(); i++) {
+        String image = nfs.url(chain.get(i).diskPath(target));
+        String parent = nfs.url(chain.get(i - 1).diskPath(target));
+        // Only a chain that moved is rewritten: its header changes, and with it its checksum.
+        if (!qemuImg.info(image).map(info -> parent.equals(info.backingFile())).orElse(false)) {
+          qemuImg.rebaseUnsafe(image, parent);
+        }
+      }
+      copier.copyImage(nfs.url(top), destination, null);
+    } else {
+      HostBackupStore host = (HostBackupStore) store;
+      if (!destination.startsWith("/")) {
+        throw new IllegalArgumentException(
+            "a backup on host "
+                + host.hostName()
+                + "'s local storage restores onto that host's files, not onto "
+                + destination);
+      }
+      host.host().copyHostImage(host.hostPath(top), destination);
     }
-    String top = url(storage, chain.get(chain.size() - 1), target);
-    copier.copyImage(top, targetUrl, null);
-    return qemuImg.info(targetUrl).map(QemuImg.ImageInfo::virtualSizeBytes).orElse(0L);
   }
 
-  void remove(String server, String exportPath, String file) throws NfsException {
-    files.remove(server, exportPath, file);
-  }
-
-  static String url(StorageDomain storage, BackupLayout layout, String target) {
-    var nfs = storage.getSpec().getNfs();
-    return QemuImg.nfsPathUrl(nfs.getServer(), nfs.getPath(), layout.diskPath(target));
-  }
-
-  private String read(StorageDomain storage, String path) throws NfsException {
-    var nfs = storage.getSpec().getNfs();
-    return new String(
-        files.readFile(nfs.getServer(), nfs.getPath(), path, MAX_SMALL_FILE),
-        StandardCharsets.UTF_8);
+  private static String read(BackupStore store, String path) throws BackupStore.StoreException {
+    return new String(store.read(path, MAX_SMALL_FILE), StandardCharsets.UTF_8);
   }
 }

@@ -14,13 +14,14 @@ import io.bastida.hypervisor.HypervisorException;
 import io.bastida.operator.backup.BackupChainPlanner;
 import io.bastida.operator.backup.BackupLayout;
 import io.bastida.operator.backup.BackupManifest;
+import io.bastida.operator.backup.BackupStore;
+import io.bastida.operator.backup.BackupStores;
+import io.bastida.operator.backup.HostBackupStore;
+import io.bastida.operator.backup.NfsBackupStore;
 import io.bastida.operator.backup.VirtualMachineBackupReconciler;
 import io.bastida.operator.status.Conditions;
-import io.bastida.operator.storage.StoragePlanner;
 import io.bastida.operator.vm.VmConditions;
 import io.bastida.operator.vm.VmLocator;
-import io.bastida.storage.QemuImg;
-import io.bastida.storage.nfs.NfsException;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
@@ -46,6 +47,7 @@ final class BackupRestores {
 
   private final VmLocator locator;
   private final BackupFiles backupFiles;
+  private final BackupStores stores;
   private final RestoreRecorder recorder;
   private final Clock clock;
   private final InformerEventSource<VirtualMachine, VirtualMachineRestore> vms;
@@ -56,6 +58,7 @@ final class BackupRestores {
   BackupRestores(
       VmLocator locator,
       BackupFiles backupFiles,
+      BackupStores stores,
       RestoreRecorder recorder,
       Clock clock,
       InformerEventSource<VirtualMachine, VirtualMachineRestore> vms,
@@ -64,6 +67,7 @@ final class BackupRestores {
       InformerEventSource<StorageDomain, VirtualMachineRestore> storageDomains) {
     this.locator = locator;
     this.backupFiles = backupFiles;
+    this.stores = stores;
     this.recorder = recorder;
     this.clock = clock;
     this.vms = vms;
@@ -104,12 +108,18 @@ final class BackupRestores {
     }
     Optional<StorageDomain> storage =
         storageDomains.get(new ResourceID(backup.get().getSpec().storageDomainName));
-    if (storage.isEmpty() || storage.get().getSpec().getNfs() == null) {
+    if (storage.isEmpty()) {
       return recorder.waiting(
           restore,
           status,
           "StorageDomainNotFound",
           "the backup's StorageDomain " + backup.get().getSpec().storageDomainName + " is missing");
+    }
+    BackupStore store;
+    try {
+      store = stores.of(storage.get(), backupStatus.hostName, this::host);
+    } catch (VmLocator.Unavailable e) {
+      return recorder.waiting(restore, status, e.reason(), e.getMessage());
     }
     List<BackupLayout> chain;
     try {
@@ -132,15 +142,15 @@ final class BackupRestores {
       return recorder.fail(restore, status, "BackupChainBroken", e.getMessage());
     }
     return VirtualMachineRestoreReconciler.INPLACE.equals(spec.target)
-        ? inPlaceFromBackup(restore, status, storage.get(), chain)
-        : newVmFromBackup(restore, status, storage.get(), chain, context);
+        ? inPlaceFromBackup(restore, status, store, chain)
+        : newVmFromBackup(restore, status, store, chain, context);
   }
 
   /** A new VirtualMachine with copies of the backed-up disks, on the storage they came from. */
   private UpdateControl<VirtualMachineRestore> newVmFromBackup(
       VirtualMachineRestore restore,
       VirtualMachineRestoreStatus status,
-      StorageDomain backupStorage,
+      BackupStore store,
       List<BackupLayout> chain,
       Context<VirtualMachineRestore> context) {
     var spec = restore.getSpec();
@@ -173,11 +183,13 @@ final class BackupRestores {
       return recorder.running(
           restore, status, "restoring backup " + spec.backupName + " into new VM " + spec.target);
     }
-    Map<StorageDomain, String> copied = new java.util.LinkedHashMap<>();
+    Map<String, BackupStore> copied = new java.util.LinkedHashMap<>();
+    // A backup on a host's local storage restores onto that host: the new VM is pinned there.
+    String host = store instanceof HostBackupStore onHost ? onHost.hostName() : null;
     try {
       BackupLayout last = chain.get(chain.size() - 1);
-      BackupManifest manifest = backupFiles.manifest(backupStorage, last);
-      VirtualMachineSpec vmSpec = backupFiles.vmSpec(backupStorage, last);
+      BackupManifest manifest = backupFiles.manifest(store, last);
+      VirtualMachineSpec vmSpec = backupFiles.vmSpec(store, last);
       long restored = 0;
       for (BackupManifest.Disk disk : manifest.disks()) {
         VirtualMachineSpec.Disk specDisk =
@@ -192,7 +204,6 @@ final class BackupRestores {
         StorageDomain destination =
             storageDomains
                 .get(new ResourceID(storageName))
-                .filter(d -> StoragePlanner.isNative(d.getSpec()))
                 .orElseThrow(
                     () ->
                         new IllegalArgumentException(
@@ -200,7 +211,7 @@ final class BackupRestores {
                                 + disk.name()
                                 + ": StorageDomain "
                                 + storageName
-                                + " is missing or not Native NFS"));
+                                + " is missing"));
         String volume =
             namespace
                 + "-"
@@ -210,14 +221,27 @@ final class BackupRestores {
                 + "-"
                 + uid.substring(0, 8)
                 + ".qcow2";
-        var nfs = destination.getSpec().getNfs();
-        copied.put(destination, volume);
-        restored +=
-            backupFiles.restoreDisk(
-                backupStorage,
-                chain,
-                disk.target(),
-                QemuImg.nfsUrl(nfs.getServer(), nfs.getPath(), volume));
+        BackupStore onto = stores.of(destination, host, this::host);
+        if (!onto.getClass().equals(store.getClass())) {
+          throw new IllegalArgumentException(
+              "disk "
+                  + disk.name()
+                  + ": StorageDomain "
+                  + storageName
+                  + " cannot take a restore from "
+                  + store.describe()
+                  + " (NFS backups restore onto NFS, local ones onto the same host's local"
+                  + " storage)");
+        }
+        copied.put(volume, onto);
+        backupFiles.restoreDisk(
+            store,
+            chain,
+            disk.target(),
+            onto instanceof NfsBackupStore nfs
+                ? nfs.url(volume)
+                : ((HostBackupStore) onto).hostPath(volume));
+        restored += disk.virtualSizeBytes();
         specDisk.blank = null;
         specDisk.clone = null;
         specDisk.image = new VirtualMachineSpec.VolumeRef();
@@ -226,7 +250,7 @@ final class BackupRestores {
       }
       // A copy must not claim the original's MAC addresses or its pinned host.
       vmSpec.interfaces.forEach(nic -> nic.macAddress = null);
-      vmSpec.hostName = null;
+      vmSpec.hostName = host;
       VirtualMachine vm = new VirtualMachine();
       vm.setMetadata(
           new ObjectMetaBuilder()
@@ -247,23 +271,32 @@ final class BackupRestores {
           status,
           created,
           "restored backup " + spec.backupName + " into new VM " + spec.target);
-    } catch (IOException | NfsException | IllegalArgumentException e) {
+    } catch (VmLocator.Unavailable e) {
+      removeQuietly(copied);
+      return recorder.fail(restore, status, e.reason(), e.getMessage());
+    } catch (IOException
+        | HypervisorException
+        | BackupStore.StoreException
+        | IllegalArgumentException e) {
       removeQuietly(copied);
       return recorder.fail(restore, status, "RestoreFailed", e.getMessage());
     }
   }
 
   /** The volumes a failed restore into a new VM made: nobody owns them. */
-  private void removeQuietly(Map<StorageDomain, String> volumes) {
+  private void removeQuietly(Map<String, BackupStore> volumes) {
     volumes.forEach(
-        (storage, volume) -> {
-          var nfs = storage.getSpec().getNfs();
+        (volume, store) -> {
           try {
-            backupFiles.remove(nfs.getServer(), nfs.getPath(), volume);
-          } catch (NfsException e) {
+            store.removeFile(volume);
+          } catch (BackupStore.StoreException e) {
             log.warn("Could not remove the partly restored volume {}: {}", volume, e.getMessage());
           }
         });
+  }
+
+  private Optional<Host> host(String name) {
+    return hosts.get(new ResourceID(name));
   }
 
   /**
@@ -273,7 +306,7 @@ final class BackupRestores {
   private UpdateControl<VirtualMachineRestore> inPlaceFromBackup(
       VirtualMachineRestore restore,
       VirtualMachineRestoreStatus status,
-      StorageDomain backupStorage,
+      BackupStore store,
       List<BackupLayout> chain) {
     var spec = restore.getSpec();
     String namespace = restore.getMetadata().getNamespace();
@@ -324,22 +357,35 @@ final class BackupRestores {
       }
       hypervisor.detachMetadata(
           located.domainName(), hypervisor.exportMetadata(located.domainName()));
-      BackupManifest manifest = backupFiles.manifest(backupStorage, chain.get(chain.size() - 1));
+      BackupManifest manifest = backupFiles.manifest(store, chain.get(chain.size() - 1));
+      if (store instanceof HostBackupStore host && !host.hostName().equals(located.hostName())) {
+        throw new IllegalArgumentException(
+            "the backup is on host "
+                + host.hostName()
+                + "'s local storage and the VM is on host "
+                + located.hostName()
+                + ": migrate it there first, or restore into a new VM");
+      }
       long restored = 0;
       for (BackupManifest.Disk disk : manifest.disks()) {
-        String current =
+        DomainDisks.Disk current =
             DomainDisks.of(domain.xml()).stream()
                 .filter(d -> d.target().equals(disk.target()))
-                .map(DomainDisks.Disk::nfsUrl)
-                .filter(java.util.Objects::nonNull)
                 .findFirst()
                 .orElseThrow(
-                    () ->
-                        new IllegalArgumentException(
-                            "disk "
-                                + disk.target()
-                                + " is not on Native NFS storage: it cannot be restored in place"));
-        restored += backupFiles.restoreDisk(backupStorage, chain, disk.target(), current);
+                    () -> new IllegalArgumentException("the VM has no disk " + disk.target()));
+        String destination = store instanceof NfsBackupStore ? current.nfsUrl() : current.file();
+        if (destination == null) {
+          throw new IllegalArgumentException(
+              "disk "
+                  + disk.target()
+                  + " cannot be restored in place from "
+                  + store.describe()
+                  + ": an NFS backup restores disks on NFS, a host's backup disks that are files"
+                  + " on that host");
+        }
+        backupFiles.restoreDisk(store, chain, disk.target(), destination);
+        restored += disk.virtualSizeBytes();
       }
       status.restoredBytes = restored;
       return recorder.succeed(
@@ -351,7 +397,7 @@ final class BackupRestores {
               + " is back at backup "
               + spec.backupName
               + "; it starts as its run strategy says");
-    } catch (IOException | NfsException e) {
+    } catch (IOException | BackupStore.StoreException e) {
       // The VM's disk may be half written: it stays stopped and the copy is tried again (deleting
       // this restore gives up and hands the VM back as it is).
       return recorder.waiting(restore, status, "RestoreCopyFailed", e.getMessage());

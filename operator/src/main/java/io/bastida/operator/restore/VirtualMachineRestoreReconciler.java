@@ -10,13 +10,13 @@ import io.bastida.api.v1alpha1.VirtualMachineSnapshot;
 import io.bastida.hypervisor.DomainState.Power;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.operator.Informers;
+import io.bastida.operator.backup.BackupStores;
 import io.bastida.operator.events.EventRecorder;
 import io.bastida.operator.status.StatusWriter;
 import io.bastida.operator.vm.VmConditions;
 import io.bastida.operator.vm.VmLocator;
 import io.bastida.storage.BackupCopier;
 import io.bastida.storage.QemuImg;
-import io.bastida.storage.nfs.NfsFiles;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -53,6 +53,7 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
 
   private final VmLocator locator;
   private final BackupFiles backupFiles;
+  private final BackupStores stores;
   private final RestoreRecorder recorder;
   private final Clock clock;
   private BackupRestores backupRestores;
@@ -65,14 +66,15 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
 
   public VirtualMachineRestoreReconciler(
       VmLocator locator,
-      NfsFiles files,
+      BackupStores stores,
       QemuImg qemuImg,
       BackupCopier copier,
       StatusWriter statusWriter,
       EventRecorder events,
       Clock clock) {
     this.locator = locator;
-    this.backupFiles = new BackupFiles(files, qemuImg, copier);
+    this.backupFiles = new BackupFiles(qemuImg, copier);
+    this.stores = stores;
     this.recorder = new RestoreRecorder(statusWriter, events, clock);
     this.clock = clock;
   }
@@ -114,7 +116,7 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
         Informers.lookupOnly(StorageDomain.class, VirtualMachineRestore.class, context);
     backupRestores =
         new BackupRestores(
-            locator, backupFiles, recorder, clock, vms, hosts, backups, storageDomains);
+            locator, backupFiles, stores, recorder, clock, vms, hosts, backups, storageDomains);
     return List.of(vms, hosts, snapshots, backups, storageDomains);
   }
 

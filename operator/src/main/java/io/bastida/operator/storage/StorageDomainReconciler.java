@@ -197,7 +197,10 @@ public class StorageDomainReconciler implements Reconciler<StorageDomain>, Clean
       return null;
     }
     try {
-      return hypervisorOf(view.name()).listVolumes(poolName);
+      // Backups are guarded by their own resources, as on NFS.
+      return hypervisorOf(view.name()).listVolumes(poolName).stream()
+          .filter(volume -> !volume.equals(BackupLayout.ROOT))
+          .toList();
     } catch (HostTargets.InvalidTargetException | HypervisorException e) {
       return null;
     }

@@ -60,21 +60,33 @@ public final class VmLocator {
     if (hostName == null) {
       throw new Unavailable("VmNotPlaced", "VirtualMachine " + vmName + " is not on a host yet");
     }
+    Host host = readyHost(hostName, hostsByName);
+    return new Located(vm.get(), host, connect(host), VmIdentity.domainName(namespace, vmName));
+  }
+
+  /** The connection to a Ready host, e.g. the one keeping a backup on its local storage. */
+  public Hypervisor hypervisorOf(String hostName, Function<String, Optional<Host>> hostsByName)
+      throws Unavailable {
+    return connect(readyHost(hostName, hostsByName));
+  }
+
+  private static Host readyHost(String hostName, Function<String, Optional<Host>> hostsByName)
+      throws Unavailable {
     Host host =
         hostsByName
             .apply(hostName)
             .orElseThrow(
                 () -> new Unavailable("HostNotReady", "host " + hostName + " does not exist"));
     if (!Conditions.TRUE.equals(HostStatusPlanner.readyStatus(host))) {
-      throw new Unavailable(
-          "HostNotReady", "host " + hostName + " of VirtualMachine " + vmName + " is not Ready");
+      throw new Unavailable("HostNotReady", "host " + hostName + " is not Ready");
     }
+    return host;
+  }
+
+  private Hypervisor connect(Host host) throws Unavailable {
+    String hostName = host.getMetadata().getName();
     try {
-      return new Located(
-          vm.get(),
-          host,
-          connections.get(hostName, targets.targetFor(host)),
-          VmIdentity.domainName(namespace, vmName));
+      return connections.get(hostName, targets.targetFor(host));
     } catch (HostTargets.InvalidTargetException | HypervisorException e) {
       throw new Unavailable("HostNotReady", "host " + hostName + ": " + e.getMessage());
     }

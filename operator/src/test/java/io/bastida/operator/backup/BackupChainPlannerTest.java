@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 class BackupChainPlannerTest {
   private static final Set<String> DISKS = Set.of("root", "data");
   private static final PreviousBackup MONDAY =
-      new PreviousBackup("web-mon", true, "web-mon", 2, DISKS);
+      new PreviousBackup("web-mon", true, "web-mon", 2, DISKS, null);
   private static final Set<String> CHECKPOINTS = Set.of("web-sun", "web-mon");
 
   @Test
@@ -54,8 +54,8 @@ class BackupChainPlannerTest {
 
   @Test
   void aChainHoldingFullEveryBackupsIsClosedByAFull() {
-    var sixth = new PreviousBackup("web-sat", true, "web-sat", 6, DISKS);
-    var seventh = new PreviousBackup("web-sun", true, "web-sun", 7, DISKS);
+    var sixth = new PreviousBackup("web-sat", true, "web-sat", 6, DISKS, null);
+    var seventh = new PreviousBackup("web-sun", true, "web-sun", 7, DISKS, null);
     var checkpoints = Set.of("web-sat", "web-sun");
 
     assertThat(BackupChainPlanner.plan(incremental(true, sixth, checkpoints, DISKS)).reason())
@@ -70,7 +70,7 @@ class BackupChainPlannerTest {
 
   @Test
   void fullEveryOneMakesEveryBackupAFull() {
-    var lastFull = new PreviousBackup("web-sun", true, "web-sun", 1, DISKS);
+    var lastFull = new PreviousBackup("web-sun", true, "web-sun", 1, DISKS, null);
 
     Plan plan =
         BackupChainPlanner.plan(
@@ -102,7 +102,7 @@ class BackupChainPlannerTest {
 
   @Test
   void anIncompleteParentCannotBeBuiltOn() {
-    var failed = new PreviousBackup("web-mon", false, "web-mon", 2, DISKS);
+    var failed = new PreviousBackup("web-mon", false, "web-mon", 2, DISKS, null);
 
     Plan plan = BackupChainPlanner.plan(incremental(true, failed, CHECKPOINTS, DISKS));
 
@@ -125,7 +125,7 @@ class BackupChainPlannerTest {
 
   @Test
   void aParentTakenWhileTheVmWasStoppedHasNoCheckpointToStartFrom() {
-    var copiedWhole = new PreviousBackup("web-mon", true, null, 1, DISKS);
+    var copiedWhole = new PreviousBackup("web-mon", true, null, 1, DISKS, null);
 
     Plan plan = BackupChainPlanner.plan(incremental(true, copiedWhole, CHECKPOINTS, DISKS));
 
@@ -134,6 +134,20 @@ class BackupChainPlannerTest {
         .isEqualTo(
             "Full backup: the previous backup web-mon has no checkpoint (the VM was not running"
                 + " then)");
+    assertFullStartingAChain(plan, true);
+  }
+
+  @Test
+  void aParentOnAnotherHostsLocalStorageCannotBackAnIncrementalWrittenHere() {
+    var onHostA = new PreviousBackup("web-mon", true, "web-mon", 2, DISKS, "host-a");
+
+    Plan plan = BackupChainPlanner.plan(incremental(true, onHostA, CHECKPOINTS, DISKS));
+
+    assertThat(plan.reason()).isEqualTo(Reason.ParentOnOtherHost);
+    assertThat(plan.message())
+        .isEqualTo(
+            "Full backup: the previous backup web-mon is kept on host host-a's local storage,"
+                + " and the VM runs on another host now");
     assertFullStartingAChain(plan, true);
   }
 

@@ -1,0 +1,357 @@
+package io.bastida.it;
+
+import static io.bastida.it.Resources.condition;
+import static io.bastida.it.Resources.reason;
+import static io.bastida.it.Resources.status;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.bastida.api.v1alpha1.BackupMode;
+import io.bastida.api.v1alpha1.Host;
+import io.bastida.api.v1alpha1.RunStrategy;
+import io.bastida.api.v1alpha1.StorageContent;
+import io.bastida.api.v1alpha1.StorageDomain;
+import io.bastida.api.v1alpha1.VirtualMachine;
+import io.bastida.api.v1alpha1.VirtualMachineBackup;
+import io.bastida.api.v1alpha1.VirtualMachineBackupSpec;
+import io.bastida.api.v1alpha1.VirtualMachineRestore;
+import io.bastida.api.v1alpha1.VirtualMachineRestoreSpec;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Backups kept on a host's local storage, on the real testbed: a tiny guest with its disk on one
+ * local storage domain of host hA is backed up into another (QEMU writes the images there itself,
+ * push mode), in full and then incrementally, restored in place and into a new VM, and its backups
+ * deleted with their files. What the host holds is checked in its directory as this namespace sees
+ * it.
+ */
+class BackupLocalE2E {
+  private static final String NS = "backup-local-e2e";
+  private static final String HOST = "local-ha";
+  private static final String TESTBED_HOST = "hA";
+  private static final Map<String, String> LABELS = Map.of("bastida.io/e2e", "backup-local");
+  private static final String DISKS = "backup-local-e2e-disks";
+  private static final String BACKUPS = "backup-local-e2e-backups";
+  private static final String VM = "kept-here";
+  // Unique on the testbed's guest segment (see BackupRecoveryE2E for the others).
+  private static final String GUEST_IP = "10.77.1.181";
+  private static final Duration TIMEOUT = BackupFixtures.TIMEOUT;
+  private static final Pattern BOOT_ID = Pattern.compile("boot_id=([0-9a-f-]+)");
+
+  private static final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private static Testbed testbed;
+  private static TestCluster cluster;
+  private static KubernetesClient client;
+  private static RunningOperator operator;
+
+  @BeforeAll
+  static void start() throws Exception {
+    testbed = Testbed.get();
+    removeDirectories();
+    cluster = TestCluster.get();
+    client = cluster.newClient();
+    client
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
+        .serverSideApply();
+    operator = RunningOperator.start(cluster);
+    client
+        .resource(
+            Resources.emulated(
+                Resources.withLabels(Resources.host(HOST, testbed.tcpUri(TESTBED_HOST)), LABELS)))
+        .create();
+    client.resource(localDomain(DISKS, StorageContent.Disks)).create();
+    client.resource(localDomain(BACKUPS, StorageContent.Backups)).create();
+    for (String domain : List.of(DISKS, BACKUPS)) {
+      await()
+          .atMost(TIMEOUT)
+          .until(
+              () ->
+                  condition(client.resources(StorageDomain.class).withName(domain).get(), "Ready")
+                      .filter(status("True"))
+                      .isPresent());
+    }
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    try {
+      client.resources(VirtualMachineRestore.class).inNamespace(NS).delete();
+      client.resources(VirtualMachine.class).inNamespace(NS).delete();
+      await()
+          .atMost(TIMEOUT)
+          .until(
+              () -> client.resources(VirtualMachine.class).inNamespace(NS).list().getItems(),
+              List::isEmpty);
+      deleteBackupsNewestFirst();
+      // The restored VM's volume is not owned by it: the storage domain keeps it, and would
+      // refuse to go while it is there.
+      try (var volumes = Files.list(hostDirectory(DISKS))) {
+        for (Path volume : volumes.toList()) {
+          Files.delete(volume);
+        }
+      }
+      client.resources(StorageDomain.class).withName(DISKS).delete();
+      client.resources(StorageDomain.class).withName(BACKUPS).delete();
+      await()
+          .atMost(TIMEOUT)
+          .until(
+              () ->
+                  client.resources(StorageDomain.class).withName(DISKS).get() == null
+                      && client.resources(StorageDomain.class).withName(BACKUPS).get() == null);
+      client.resources(Host.class).withName(HOST).delete();
+    } finally {
+      operator.close();
+      client.close();
+      removeDirectories();
+    }
+  }
+
+  @Test
+  void backupsOnAHostsLocalStorageRestoreInPlaceAndIntoANewVm() throws Exception {
+    String firstBoot = startGuest();
+    guestWrites(4, 24, 0x5a);
+
+    VirtualMachineBackup full = awaitCompleteBackup("full", BackupMode.Full);
+    assertThat(full.getStatus().hostName).isEqualTo(HOST);
+    assertThat(condition(full, "Incremental")).get().matches(reason("RequestedFull"));
+    Path fullImage = stored(full, "vda.qcow2");
+    assertThat(full.getStatus().disks.get(0).sha256)
+        .as("the checksum is the stored file's")
+        .isEqualTo(sha256(fullImage));
+    assertThat(full.getStatus().disks.get(0).fileSizeBytes).isEqualTo(Files.size(fullImage));
+    var manifest = new ObjectMapper().readTree(stored(full, "manifest.json").toFile());
+    assertThat(manifest.path("mode").asText()).isEqualTo("Full");
+    assertThat(stored(full, "vm.json")).isNotEmptyFile();
+    assertThat(stored(full, "domain.xml")).isNotEmptyFile();
+    assertThat(readPattern(fullImage, "read -P 0x5a 4M 24M")).doesNotContain("failed");
+
+    guestWrites(8, 3, 0x3c);
+    VirtualMachineBackup incremental = awaitCompleteBackup("incremental", BackupMode.Incremental);
+    assertThat(incremental.getStatus().mode).isEqualTo(BackupMode.Incremental);
+    assertThat(incremental.getStatus().parentBackupName).isEqualTo("full");
+    assertThat(incremental.getStatus().totalBytes)
+        .as("only the changed blocks are stored")
+        .isLessThan(full.getStatus().totalBytes / 4);
+    Path incrementalImage = stored(incremental, "vda.qcow2");
+    assertThat(run("qemu-img", "info", "-U", incrementalImage.toString()))
+        .as("backed by the full backup's image on the host")
+        .contains(
+            "backing file: "
+                + testbed.localDir()
+                + "/"
+                + BACKUPS
+                + "/"
+                + full.getStatus().location
+                + "/vda.qcow2");
+    assertThat(incremental.getStatus().disks.get(0).sha256).isEqualTo(sha256(incrementalImage));
+
+    guestWrites(4, 24, 0xa5); // the mistake the restore takes back
+    client.resource(restore("roll-back", "incremental", "InPlace")).create();
+    VirtualMachineRestore rolledBack = awaitRestoreFinished("roll-back");
+    assertThat(condition(rolledBack, "Succeeded"))
+        .as("restore: %s", rolledBack.getStatus().conditions)
+        .get()
+        .matches(status("True"));
+    await()
+        .atMost(TIMEOUT)
+        .pollInterval(Duration.ofMillis(500))
+        .until(() -> bootId(), id -> id.isPresent() && !id.get().equals(firstBoot));
+    Path disk = hostPathSeenHere(vm(VM).getStatus().disks.get(0).source);
+    assertThat(readPattern(disk, "read -P 0x3c 8M 3M"))
+        .as("the change the incremental holds")
+        .doesNotContain("failed");
+    assertThat(readPattern(disk, "read -P 0x5a 11M 17M"))
+        .as("what the full holds and the incremental did not change")
+        .doesNotContain("failed");
+
+    client.resource(restore("copy", "full", "copy-of-kept-here")).create();
+    VirtualMachineRestore copied = awaitRestoreFinished("copy");
+    assertThat(condition(copied, "Succeeded"))
+        .as("restore: %s", copied.getStatus().conditions)
+        .get()
+        .matches(status("True"));
+    VirtualMachine copy = vm("copy-of-kept-here");
+    assertThat(copy.getSpec().hostName)
+        .as("its disk is on that host's local storage")
+        .isEqualTo(HOST);
+    Path copiedDisk = hostDirectory(DISKS).resolve(copy.getSpec().disks.get(0).image.volume);
+    assertThat(run("qemu-img", "compare", "-U", fullImage.toString(), copiedDisk.toString()))
+        .contains("Images are identical");
+
+    deleteBackupsNewestFirst();
+    assertThat(hostDirectory(BACKUPS).resolve("bastida-backups"))
+        .as("nothing left behind")
+        .doesNotExist();
+  }
+
+  private static StorageDomain localDomain(String name, StorageContent content) {
+    StorageDomain domain =
+        Resources.selecting(Resources.localDomain(name, testbed.localDir() + "/" + name), LABELS);
+    domain.getSpec().setContent(List.of(content));
+    return domain;
+  }
+
+  private static String startGuest() throws Exception {
+    VirtualMachine vm = testbed.tinyGuestVm(NS, VM, GUEST_IP, Testbed.guest(), DISKS, LABELS);
+    vm.getSpec().runStrategy = RunStrategy.Always;
+    client.resource(vm).create();
+    return await()
+        .atMost(TIMEOUT)
+        .pollInterval(Duration.ofMillis(500))
+        .until(BackupLocalE2E::bootId, Optional::isPresent)
+        .orElseThrow();
+  }
+
+  private static VirtualMachineBackup awaitCompleteBackup(String name, BackupMode mode) {
+    var spec = new VirtualMachineBackupSpec();
+    spec.vmName = VM;
+    spec.storageDomainName = BACKUPS;
+    spec.mode = mode;
+    var backup = new VirtualMachineBackup();
+    backup.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).build());
+    backup.setSpec(spec);
+    client.resource(backup).create();
+    VirtualMachineBackup done =
+        await().atMost(TIMEOUT).until(() -> backupOf(name), BackupFixtures::finished);
+    assertThat(condition(done, "Complete"))
+        .as("backup %s: %s", name, done.getStatus().conditions)
+        .get()
+        .matches(status("True"));
+    return done;
+  }
+
+  private static VirtualMachineRestore restore(String name, String backup, String target) {
+    var spec = new VirtualMachineRestoreSpec();
+    spec.vmName = VM;
+    spec.backupName = backup;
+    spec.target = target;
+    var restore = new VirtualMachineRestore();
+    restore.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).build());
+    restore.setSpec(spec);
+    return restore;
+  }
+
+  private static VirtualMachineRestore awaitRestoreFinished(String name) {
+    return await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                client.resources(VirtualMachineRestore.class).inNamespace(NS).withName(name).get(),
+            r ->
+                condition(r, "Succeeded").filter(status("True")).isPresent()
+                    || condition(r, "Failed").filter(status("True")).isPresent());
+  }
+
+  private static void deleteBackupsNewestFirst() {
+    for (String name : List.of("incremental", "full")) {
+      VirtualMachineBackup backup = backupOf(name);
+      if (backup != null) {
+        client.resource(backup).delete();
+        await().atMost(TIMEOUT).until(() -> backupOf(name) == null);
+      }
+    }
+  }
+
+  private static VirtualMachineBackup backupOf(String name) {
+    return client.resources(VirtualMachineBackup.class).inNamespace(NS).withName(name).get();
+  }
+
+  private static VirtualMachine vm(String name) {
+    return client.resources(VirtualMachine.class).inNamespace(NS).withName(name).get();
+  }
+
+  /** A file of a backup, in the backup storage domain's directory on the host. */
+  private static Path stored(VirtualMachineBackup backup, String file) {
+    return hostDirectory(BACKUPS).resolve(backup.getStatus().location).resolve(file);
+  }
+
+  private static Path hostDirectory(String storageDomain) {
+    return testbed.localDirBacking(TESTBED_HOST).resolve(storageDomain);
+  }
+
+  private static Path hostPathSeenHere(String hostPath) {
+    assertThat(hostPath).startsWith(testbed.localDir() + "/");
+    return testbed
+        .localDirBacking(TESTBED_HOST)
+        .resolve(hostPath.substring(testbed.localDir().length() + 1));
+  }
+
+  private static void removeDirectories() throws IOException {
+    for (String name : List.of(DISKS, BACKUPS)) {
+      Path dir = testbed.localDirBacking(TESTBED_HOST).resolve(name);
+      if (Files.exists(dir)) {
+        try (var walk = Files.walk(dir)) {
+          walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+      }
+    }
+  }
+
+  private static String sha256(Path file) throws Exception {
+    return HexFormat.of()
+        .formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+  }
+
+  private static String readPattern(Path image, String qemuIoRead) throws Exception {
+    return run("qemu-io", "-r", "-U", "-f", "qcow2", "-c", qemuIoRead, image.toString());
+  }
+
+  private static String run(String... command) throws Exception {
+    return BackupFixtures.run(command);
+  }
+
+  /** The guest fills a range of its disk with one byte; it answers once that is flushed. */
+  private static void guestWrites(int offsetMiB, int sizeMiB, int value) {
+    assertThat(
+            guestSays("cgi-bin/write?offset=" + offsetMiB + "&size=" + sizeMiB + "&byte=" + value))
+        .hasValueSatisfying(
+            answer ->
+                assertThat(answer)
+                    .contains("wrote " + sizeMiB + " MiB at offset " + offsetMiB + " MiB"));
+  }
+
+  private static Optional<String> bootId() {
+    return guestSays("").map(BOOT_ID::matcher).filter(Matcher::find).map(m -> m.group(1));
+  }
+
+  private static Optional<String> guestSays(String path) {
+    try {
+      var response =
+          http.send(
+              HttpRequest.newBuilder(URI.create("http://" + GUEST_IP + ":8080/" + path))
+                  .timeout(Duration.ofSeconds(60))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      return response.statusCode() == 200 ? Optional.of(response.body()) : Optional.empty();
+    } catch (IOException e) {
+      return Optional.empty();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Optional.empty();
+    }
+  }
+}
