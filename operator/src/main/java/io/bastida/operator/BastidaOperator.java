@@ -150,7 +150,7 @@ public final class BastidaOperator implements AutoCloseable {
             locator, copier, backupImages, backupStores, statusWriter, events, clock);
     operator.register(backups);
     operator.register(
-        new BackupCatalogReconciler(nfsFiles, events, settings.storageRecheckInterval()));
+        new BackupCatalogReconciler(backupStores, events, settings.storageRecheckInterval()));
     operator.register(
         new BackupPolicyReconciler(
             statusWriter, events, clock, settings.scheduleRecheckInterval()));

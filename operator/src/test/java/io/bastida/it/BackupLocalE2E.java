@@ -9,14 +9,18 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.bastida.api.v1alpha1.BackupMode;
 import io.bastida.api.v1alpha1.Host;
+import io.bastida.api.v1alpha1.NfsAccess;
+import io.bastida.api.v1alpha1.NfsSource;
 import io.bastida.api.v1alpha1.RunStrategy;
 import io.bastida.api.v1alpha1.StorageContent;
 import io.bastida.api.v1alpha1.StorageDomain;
+import io.bastida.api.v1alpha1.StorageDomainSpec;
 import io.bastida.api.v1alpha1.VirtualMachine;
 import io.bastida.api.v1alpha1.VirtualMachineBackup;
 import io.bastida.api.v1alpha1.VirtualMachineBackupSpec;
 import io.bastida.api.v1alpha1.VirtualMachineRestore;
 import io.bastida.api.v1alpha1.VirtualMachineRestoreSpec;
+import io.bastida.storage.nfs.NfsFiles;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -44,8 +48,9 @@ import org.junit.jupiter.api.Test;
  * Backups kept on a host's local storage, on the real testbed: a tiny guest with its disk on one
  * local storage domain of host hA is backed up into another (QEMU writes the images there itself,
  * push mode), in full and then incrementally, restored in place and into a new VM, and its backups
- * deleted with their files. What the host holds is checked in its directory as this namespace sees
- * it.
+ * deleted with their files; a fresh cluster rediscovers them there. The same VM is also backed up
+ * onto an NFS storage domain of the Mount kind. What the host holds is checked in its directory as
+ * this namespace sees it.
  */
 class BackupLocalE2E {
   private static final String NS = "backup-local-e2e";
@@ -54,7 +59,11 @@ class BackupLocalE2E {
   private static final Map<String, String> LABELS = Map.of("bastida.io/e2e", "backup-local");
   private static final String DISKS = "backup-local-e2e-disks";
   private static final String BACKUPS = "backup-local-e2e-backups";
+  private static final String MOUNT = "backup-local-e2e-mount";
+  private static final String MOUNT_FOLDER = "backup-local-e2e-mount";
   private static final String VM = "kept-here";
+  // Files on the export are made and removed through NFS (nfs-ganesha caches names).
+  private static final NfsFiles NFS = new NfsFiles(Duration.ofSeconds(10));
   // Unique on the testbed's guest segment (see BackupRecoveryE2E for the others).
   private static final String GUEST_IP = "10.77.1.181";
   private static final Duration TIMEOUT = BackupFixtures.TIMEOUT;
@@ -66,6 +75,7 @@ class BackupLocalE2E {
   private static TestCluster cluster;
   private static KubernetesClient client;
   private static RunningOperator operator;
+  private static String firstBoot;
 
   @BeforeAll
   static void start() throws Exception {
@@ -94,6 +104,7 @@ class BackupLocalE2E {
                       .filter(status("True"))
                       .isPresent());
     }
+    firstBoot = startGuest();
   }
 
   @AfterAll
@@ -114,25 +125,27 @@ class BackupLocalE2E {
           Files.delete(volume);
         }
       }
-      client.resources(StorageDomain.class).withName(DISKS).delete();
-      client.resources(StorageDomain.class).withName(BACKUPS).delete();
+      for (String domain : List.of(DISKS, BACKUPS, MOUNT)) {
+        client.resources(StorageDomain.class).withName(domain).delete();
+      }
       await()
           .atMost(TIMEOUT)
           .until(
               () ->
-                  client.resources(StorageDomain.class).withName(DISKS).get() == null
-                      && client.resources(StorageDomain.class).withName(BACKUPS).get() == null);
+                  client.resources(StorageDomain.class).list().getItems().stream()
+                      .noneMatch(
+                          d -> List.of(DISKS, BACKUPS, MOUNT).contains(d.getMetadata().getName())));
       client.resources(Host.class).withName(HOST).delete();
     } finally {
       operator.close();
       client.close();
       removeDirectories();
+      NFS.removeTree(testbed.nfsServer(), testbed.nfsExport(), MOUNT_FOLDER);
     }
   }
 
   @Test
-  void backupsOnAHostsLocalStorageRestoreInPlaceAndIntoANewVm() throws Exception {
-    String firstBoot = startGuest();
+  void backupsOnAHostsLocalStorageRestoreInPlaceAndIntoANewVmAndAreRediscovered() throws Exception {
     guestWrites(4, 24, 0x5a);
 
     VirtualMachineBackup full = awaitCompleteBackup("full", BackupMode.Full);
@@ -168,6 +181,44 @@ class BackupLocalE2E {
                 + full.getStatus().location
                 + "/vda.qcow2");
     assertThat(incremental.getStatus().disks.get(0).sha256).isEqualTo(sha256(incrementalImage));
+
+    // Disaster recovery: a new cluster with the same host finds the backups in its directory.
+    try (TestCluster fresh = TestCluster.startAnother();
+        KubernetesClient freshClient = fresh.newClient();
+        RunningOperator freshOperator = RunningOperator.start(fresh.newClient())) {
+      freshClient
+          .namespaces()
+          .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
+          .serverSideApply();
+      freshClient.resource(host()).create();
+      freshClient.resource(localDomain(BACKUPS, StorageContent.Backups)).create();
+      List<VirtualMachineBackup> found =
+          await()
+              .atMost(TIMEOUT)
+              .until(
+                  () ->
+                      freshClient
+                          .resources(VirtualMachineBackup.class)
+                          .inNamespace(NS)
+                          .list()
+                          .getItems(),
+                  list ->
+                      list.size() == 2
+                          && list.stream()
+                              .allMatch(
+                                  b ->
+                                      condition(b, "Complete").filter(status("True")).isPresent()));
+      VirtualMachineBackup foundIncremental =
+          found.stream()
+              .filter(b -> b.getMetadata().getName().equals("incremental"))
+              .findFirst()
+              .orElseThrow();
+      assertThat(foundIncremental.getStatus().rediscovered).isTrue();
+      assertThat(foundIncremental.getStatus().hostName).isEqualTo(HOST);
+      assertThat(foundIncremental.getStatus().parentBackupName).isEqualTo("full");
+      assertThat(foundIncremental.getStatus().disks.get(0).sha256)
+          .isEqualTo(incremental.getStatus().disks.get(0).sha256);
+    }
 
     guestWrites(4, 24, 0xa5); // the mistake the restore takes back
     client.resource(restore("roll-back", "incremental", "InPlace")).create();
@@ -208,6 +259,45 @@ class BackupLocalE2E {
         .doesNotExist();
   }
 
+  @Test
+  void aVmOnLocalStorageIsBackedUpOntoAnNfsExportTheHostsWouldMount() throws Exception {
+    NFS.mkdirs(testbed.nfsServer(), testbed.nfsExport(), MOUNT_FOLDER);
+    NfsSource nfs = new NfsSource();
+    nfs.setServer(testbed.nfsServer());
+    nfs.setPath(testbed.nfsExport() + "/" + MOUNT_FOLDER);
+    nfs.setAccess(NfsAccess.Mount);
+    StorageDomainSpec spec = new StorageDomainSpec();
+    spec.setNfs(nfs);
+    spec.setContent(List.of(StorageContent.Backups));
+    StorageDomain mount = new StorageDomain();
+    mount.setMetadata(new ObjectMetaBuilder().withName(MOUNT).build());
+    mount.setSpec(spec);
+    // The testbed's hosts have no kernel NFS client, so its pool never mounts there: backups do
+    // not need it, the operator writes the export itself.
+    client.resource(Resources.selecting(mount, LABELS)).create();
+    guestWrites(28, 2, 0x77);
+
+    VirtualMachineBackup backup =
+        awaitCompleteBackup("to-mounted-share", BackupMode.Full, MOUNT, true);
+    assertThat(backup.getStatus().verified)
+        .as("compared with the VM's disk at backup time")
+        .isTrue();
+    Path folder = testbed.nfsDirectory().resolve(MOUNT_FOLDER).resolve(backup.getStatus().location);
+    assertThat(backup.getStatus().disks.get(0).sha256)
+        .isEqualTo(sha256(folder.resolve("vda.qcow2")));
+    assertThat(readPattern(folder.resolve("vda.qcow2"), "read -P 0x77 28M 2M"))
+        .doesNotContain("failed");
+
+    client.resource(backup).delete();
+    await().atMost(TIMEOUT).until(() -> backupOf("to-mounted-share") == null);
+    assertThat(folder).doesNotExist();
+  }
+
+  private static Host host() {
+    return Resources.emulated(
+        Resources.withLabels(Resources.host(HOST, testbed.tcpUri(TESTBED_HOST)), LABELS));
+  }
+
   private static StorageDomain localDomain(String name, StorageContent content) {
     StorageDomain domain =
         Resources.selecting(Resources.localDomain(name, testbed.localDir() + "/" + name), LABELS);
@@ -227,10 +317,16 @@ class BackupLocalE2E {
   }
 
   private static VirtualMachineBackup awaitCompleteBackup(String name, BackupMode mode) {
+    return awaitCompleteBackup(name, mode, BACKUPS, false);
+  }
+
+  private static VirtualMachineBackup awaitCompleteBackup(
+      String name, BackupMode mode, String storage, boolean verify) {
     var spec = new VirtualMachineBackupSpec();
     spec.vmName = VM;
-    spec.storageDomainName = BACKUPS;
+    spec.storageDomainName = storage;
     spec.mode = mode;
+    spec.verify = verify;
     var backup = new VirtualMachineBackup();
     backup.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).build());
     backup.setSpec(spec);
@@ -267,7 +363,7 @@ class BackupLocalE2E {
   }
 
   private static void deleteBackupsNewestFirst() {
-    for (String name : List.of("incremental", "full")) {
+    for (String name : List.of("incremental", "full", "to-mounted-share")) {
       VirtualMachineBackup backup = backupOf(name);
       if (backup != null) {
         client.resource(backup).delete();

@@ -506,7 +506,14 @@ public class VirtualMachineBackupReconciler
             backup.getSpec().vmName,
             backup.getMetadata().getName());
     try {
-      BackupStore store = stores.of(storage.get(), status.hostName, this::host);
+      String host =
+          status.hostName != null
+              ? status.hostName
+              : backup
+                  .getMetadata()
+                  .getAnnotations()
+                  .get(BackupCatalogReconciler.STORED_ON_HOST_ANNOTATION);
+      BackupStore store = stores.of(storage.get(), host, this::host);
       BackupManifest manifest =
           BackupManifest.parse(
               new String(
