@@ -61,6 +61,9 @@ public interface Hypervisor extends AutoCloseable {
 
   void startDomain(String name) throws HypervisorException;
 
+  /** Starts a domain that is not defined: it is gone once it stops or is destroyed. */
+  void startTransientDomain(String xml) throws HypervisorException;
+
   /** The hostname a running guest reports (through its agent), if it does. */
   Optional<String> guestHostname(String name) throws HypervisorException;
 

@@ -163,7 +163,22 @@ class BackupLocalE2E {
     assertThat(readPattern(fullImage, "read -P 0x5a 4M 24M")).doesNotContain("failed");
 
     guestWrites(8, 3, 0x3c);
-    VirtualMachineBackup incremental = awaitCompleteBackup("incremental", BackupMode.Incremental);
+    VirtualMachineBackup incremental =
+        awaitCompleteBackup("incremental", BackupMode.Incremental, BACKUPS, true);
+    assertThat(incremental.getStatus().verified)
+        .as("a throwaway copy booted from the chain on the host")
+        .isTrue();
+    var verification =
+        new ObjectMapper().readTree(stored(incremental, "manifest.json").toFile()).path("verified");
+    assertThat(verification.path("method").asText()).startsWith("booted a throwaway copy");
+    assertThat(verification.path("message").asText()).contains("without crashing");
+    assertThat(Files.list(stored(incremental, "")).map(p -> p.getFileName().toString()))
+        .as("its overlays are gone")
+        .containsExactlyInAnyOrder("vda.qcow2", "manifest.json", "vm.json", "domain.xml");
+    assertThat(
+            BackupFixtures.run(
+                "virsh", "-c", testbed.tcpUri(TESTBED_HOST), "list", "--all", "--name"))
+        .doesNotContain("bastida-verify-");
     assertThat(incremental.getStatus().mode).isEqualTo(BackupMode.Incremental);
     assertThat(incremental.getStatus().parentBackupName).isEqualTo("full");
     assertThat(incremental.getStatus().totalBytes)

@@ -352,6 +352,15 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public void startTransientDomain(String xml) throws HypervisorException {
+    try {
+      connect.domainCreateXML(xml, 0);
+    } catch (LibvirtException e) {
+      throw LibvirtErrors.classify("start a transient domain", e);
+    }
+  }
+
+  @Override
   public Optional<String> guestHostname(String name) throws HypervisorException {
     try {
       Domain domain = lookupDomain(name);

@@ -4,6 +4,7 @@ import io.bastida.api.v1alpha1.BackupMode;
 import io.bastida.hypervisor.BackupExport;
 import io.bastida.hypervisor.BackupJobState;
 import io.bastida.hypervisor.DomainDisks;
+import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.hypervisor.PullBackupRequest;
@@ -32,6 +33,10 @@ import org.slf4j.LoggerFactory;
 final class BackupRun {
   private static final Logger log = LoggerFactory.getLogger(BackupRun.class);
   private static final Duration PUSH_POLL = Duration.ofMillis(200);
+  // How long a throwaway copy must run to pass, without an agent, and the most an agent may take.
+  private static final Duration BOOT_WINDOW = Duration.ofSeconds(10);
+  private static final Duration AGENT_BOOT_WINDOW = Duration.ofMinutes(3);
+  private static final String VERIFY_OVERLAY_PREFIX = "verify-";
 
   /** Everything the run needs, decided and recorded by the reconciler before it starts. */
   record Request(
@@ -155,6 +160,17 @@ final class BackupRun {
         stored.add(copyStopped(nfs, disk));
       }
     }
+    BackupManifest.Verification verification = null;
+    if (request.verify()) {
+      verification =
+          store instanceof HostBackupStore host
+              ? bootCheck(host, disks)
+              : new BackupManifest.Verification(
+                  clock.instant(),
+                  "qemu-img compare with the VM's disks at backup time",
+                  true,
+                  null);
+    }
     long total = stored.stream().mapToLong(BackupManifest.Disk::fileSizeBytes).sum();
     Instant completedAt = clock.instant();
     BackupManifest manifest =
@@ -177,7 +193,7 @@ final class BackupRun {
             stored,
             BackupLayout.DOMAIN_XML_FILE,
             BackupLayout.VM_SPEC_FILE,
-            verified(completedAt));
+            verification);
     write(request.layout().domainXmlPath(), request.domainXml());
     write(request.layout().vmSpecPath(), request.vmSpecJson());
     // Last: a folder with a manifest is a whole backup.
@@ -439,16 +455,109 @@ final class BackupRun {
   }
 
   /**
-   * What the manifest says of verification: only NFS stores are compared with the VM's disks (the
-   * operator cannot run qemu-img on a host); a push job's own completion and the read-back
-   * checksums are what a host store has.
+   * Boots a throwaway copy of the VM from the backup on its host (overlays take its writes, the
+   * backup is left as it was): the copy must not crash, and must have its guest agent answer when
+   * it has one. The operator cannot compare images on a host, so this is what verify means there.
    */
-  private BackupManifest.Verification verified(Instant at) {
-    if (!request.verify() || !(request.store() instanceof NfsBackupStore)) {
-      return null;
+  private BackupManifest.Verification bootCheck(HostBackupStore host, List<DomainDisks.Disk> disks)
+      throws StepFailed {
+    String name =
+        "bastida-verify-" + request.layout().namespace() + "-" + request.layout().backupName();
+    Map<String, String> overlays = new java.util.LinkedHashMap<>();
+    try {
+      for (DomainDisks.Disk disk : disks) {
+        String image = host.hostPath(request.layout().diskPath(disk.target()));
+        String overlay =
+            host.hostPath(
+                request.layout().folder() + "/" + VERIFY_OVERLAY_PREFIX + disk.target() + ".qcow2");
+        long size =
+            step(
+                "VerificationFailed",
+                () -> hypervisor.diskCapacity(request.domainName(), disk.target()));
+        step("VerificationFailed", () -> hypervisor.createHostImage(overlay, size, image));
+        overlays.put(disk.target(), overlay);
+      }
+      String definition =
+          step(
+              "VerificationFailed",
+              () -> BootCheckDomain.definition(request.domainXml(), name, overlays));
+      boolean agent = BootCheckDomain.hasGuestAgent(request.domainXml());
+      step("VerificationFailed", () -> hypervisor.startTransientDomain(definition));
+      long started = System.nanoTime();
+      Duration window = agent ? AGENT_BOOT_WINDOW : BOOT_WINDOW;
+      while (true) {
+        Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
+        var state = step("VerificationFailed", () -> hypervisor.findDomain(name));
+        if (state.isEmpty() || state.get().power() == DomainState.Power.Off) {
+          throw new StepFailed(
+              "VerificationFailed",
+              "a throwaway copy booted from the backup stopped "
+                  + elapsed.toSeconds()
+                  + " s into its boot"
+                  + (state.map(DomainState::failed).orElse(false) ? " (it crashed)" : ""),
+              null);
+        }
+        if (agent && guestAnswers(name)) {
+          return new BackupManifest.Verification(
+              clock.instant(),
+              "booted a throwaway copy on host " + host.hostName(),
+              true,
+              "its guest agent answered " + elapsed.toSeconds() + " s after the start");
+        }
+        if (elapsed.compareTo(window) >= 0) {
+          if (agent) {
+            throw new StepFailed(
+                "VerificationFailed",
+                "a throwaway copy booted from the backup runs, but its guest agent did not answer"
+                    + " within "
+                    + window.toSeconds()
+                    + " s",
+                null);
+          }
+          return new BackupManifest.Verification(
+              clock.instant(),
+              "booted a throwaway copy on host " + host.hostName(),
+              true,
+              "it ran "
+                  + window.toSeconds()
+                  + " s without crashing (the VM has no guest agent to ask more)");
+        }
+        try {
+          Thread.sleep(PUSH_POLL.toMillis());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new StepFailed("Interrupted", "the operator is stopping", e);
+        }
+      }
+    } finally {
+      try {
+        hypervisor.destroyDomain(name);
+      } catch (HypervisorException e) {
+        log.debug(
+            "Backup {}: no throwaway domain to stop: {}",
+            request.layout().folder(),
+            e.getMessage());
+      }
+      for (String overlay : overlays.values()) {
+        try {
+          hypervisor.deleteHostPath(overlay);
+        } catch (HypervisorException e) {
+          log.warn(
+              "Backup {}: overlay {} stays: {}",
+              request.layout().folder(),
+              overlay,
+              e.getMessage());
+        }
+      }
     }
-    return new BackupManifest.Verification(
-        at, "qemu-img compare with the VM's disks at backup time", true, null);
+  }
+
+  private boolean guestAnswers(String domain) {
+    try {
+      return hypervisor.guestHostname(domain).isPresent();
+    } catch (HypervisorException notYet) {
+      return false;
+    }
   }
 
   private void write(String path, String content) throws StepFailed {
