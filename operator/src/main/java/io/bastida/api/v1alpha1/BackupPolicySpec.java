@@ -66,7 +66,10 @@ public class BackupPolicySpec {
 
   @Default("false")
   @JsonPropertyDescription(
-      "After each backup, restore it into a throwaway image and compare it with the source.")
+      "Check the backup before it is Complete: on NFS its images are compared with the VM's"
+          + " disks as they were at backup time; on a host's local storage a throwaway copy of"
+          + " the VM boots from it (no crash within 10 s; its guest agent answers, if it has"
+          + " one).")
   public Boolean verify;
 
   @Default("false")

@@ -41,8 +41,10 @@ public class VirtualMachineBackupSpec {
 
   @Default("false")
   @JsonPropertyDescription(
-      "Check the stored images against the VM's disks as they were at backup time before"
-          + " reporting the backup Verified.")
+      "Check the backup before it is Complete: on NFS its images are compared with the VM's"
+          + " disks as they were at backup time; on a host's local storage a throwaway copy of"
+          + " the VM boots from it (no crash within 10 s; its guest agent answers, if it has"
+          + " one).")
   public Boolean verify;
 
   @Min(1)
