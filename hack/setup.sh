@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   openjdk-17-jdk-headless maven git curl unzip ca-certificates openssl iproute2 procps
   libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients libvirt0
-  qemu-system-x86 qemu-utils qemu-block-extra busybox-static linux-image-amd64
+  qemu-system-x86 qemu-utils qemu-block-extra busybox-static linux-image-amd64 qemu-guest-agent
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libxml2-utils genisoimage ovmf
 )
 GO_BOOTSTRAP_VERSION=1.26.8

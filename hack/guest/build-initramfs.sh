@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Builds a tiny test guest for Bastida's end-to-end tests: the installed Debian kernel and an
-# initramfs made of busybox-static plus the virtio modules that kernel needs.
+# initramfs made of busybox-static, the virtio modules that kernel needs and the QEMU guest agent.
 #
 #   hack/guest/build-initramfs.sh [OUT_DIR]     (default /var/cache/bastida/guest)
 #
 # Writes OUT_DIR/vmlinuz and OUT_DIR/initramfs.cpio.gz (world-readable: QEMU runs as
 # libvirt-qemu). Idempotent and fast on re-run: nothing is rebuilt while the kernel version and
-# this script are unchanged (OUT_DIR/stamp). Needs packages linux-image-amd64 and busybox-static.
+# this script are unchanged (OUT_DIR/stamp). Needs packages linux-image-amd64, busybox-static and
+# qemu-guest-agent.
 # Environment: BASTIDA_GUEST_KERNEL=<version> picks a kernel of /boot (default: the newest).
 # What the guest does, and its kernel command line options: hack/guest/README.md.
 set -euo pipefail
 
 OUT=${1:-/var/cache/bastida/guest}
 BUSYBOX=${BASTIDA_GUEST_BUSYBOX:-/bin/busybox}
+QEMU_GA=/usr/sbin/qemu-ga
 log() { echo "guest: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -27,9 +29,11 @@ if ! "$BUSYBOX" --list 2>/dev/null | grep -x acpid >/dev/null \
   || file -L "$BUSYBOX" 2>/dev/null | grep dynamic >/dev/null; then
   die "$BUSYBOX is not a static busybox with acpid (install busybox-static)"
 fi
+[[ -x $QEMU_GA ]] || die "no $QEMU_GA (install qemu-guest-agent)"
 
 SELF_HASH=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
 STAMP="kernel=$KVER script=$SELF_HASH busybox=$(sha256sum "$BUSYBOX" | cut -d' ' -f1)"
+STAMP+=" qemu-ga=$(sha256sum "$QEMU_GA" | cut -d' ' -f1)"
 if [[ -f $OUT/stamp && -f $OUT/vmlinuz && -f $OUT/initramfs.cpio.gz ]] &&
    [[ $(cat "$OUT/stamp") == "$STAMP" ]]; then
   log "up to date in $OUT (kernel $KVER)"
@@ -78,6 +82,27 @@ for entry in "${ORDER[@]}"; do
   esac
   echo "$m" >>"$ROOT/lib/modules/order"
 done
+
+# The guest agent is dynamically linked: copy it with every library ldd names, the dynamic loader
+# (/lib64/ld-linux-x86-64.so.2) included, each at its absolute path inside the root and
+# dereferenced (on the host many are symlinks: libudev.so.1 -> libudev.so.1.7.x, the loader ->
+# /lib/x86_64-linux-gnu/...). The loader finds them in its default directory
+# /lib/x86_64-linux-gnu, no ld.so.cache needed.
+LDD_OUT=$(ldd "$QEMU_GA") || die "ldd $QEMU_GA failed"
+[[ $LDD_OUT != *"not found"* ]] || die "$QEMU_GA: libraries not found on this machine: $LDD_OUT"
+mkdir -p "$ROOT/usr/sbin"
+cp "$QEMU_GA" "$ROOT/usr/sbin/qemu-ga"
+# "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and "/lib64/ld-linux-x86-64.so.2 (0x...)";
+# linux-vdso.so.1 has no file.
+mapfile -t LIBS < <(awk '$2 == "=>" && $3 ~ /^\// { print $3 }
+                         $1 ~ /^\// { print $1 }' <<<"$LDD_OUT")
+for lib in "${LIBS[@]}"; do
+  mkdir -p "$ROOT${lib%/*}"
+  cp -L "$lib" "$ROOT$lib"
+done
+# Fail here, not in a guest: the copy must run on its own.
+chroot "$ROOT" /usr/sbin/qemu-ga --version >/dev/null ||
+  die "$QEMU_GA does not run inside the initramfs root: a library is missing"
 
 # The power button: busybox acpid maps KEY_POWER to /etc/acpi/PWRF/00000080 and runs it.
 cat >"$ROOT/etc/acpi/PWRF/00000080" <<'EOF'
@@ -214,6 +239,39 @@ while ! grep -qs "Power Button" /sys/class/input/event*/device/name && [ $i -lt 
   sleep 0.1; i=$((i + 1))
 done
 acpid -c /etc/acpi -l /run/acpid.log
+
+# QEMU guest agent, when the domain has a channel named org.qemu.guest_agent.0. No udev here, so
+# no /dev/virtio-ports/<name> links: find the port vportNpM by its name in sysfs; devtmpfs makes
+# /dev/vportNpM. The host announces ports and their names after virtio_console is loaded, so wait
+# for it, but only with a virtio-serial device (virtio device id 3): most domains have none.
+if grep -qsx 0x0003 /sys/bus/virtio/devices/*/device; then
+  PORT= i=0
+  while [ -z "$PORT" ] && [ $i -lt 50 ]; do
+    for f in /sys/class/virtio-ports/*/name; do
+      [ "$(cat "$f" 2>/dev/null)" = org.qemu.guest_agent.0 ] || continue
+      p=${f%/name}
+      [ -c "/dev/${p##*/}" ] && PORT=/dev/${p##*/}
+    done
+    [ -n "$PORT" ] || { sleep 0.1; i=$((i + 1)); }
+  done
+  if [ -n "$PORT" ]; then
+    # -t: state dir (default /var/run, missing here). -d returns once the daemon is forked, so
+    # READY waits (up to ~5 s) until the daemon holds the port open.
+    /usr/sbin/qemu-ga -m virtio-serial -p "$PORT" -t /run -f /run/qemu-ga.pid \
+      -l /run/qemu-ga.log -d
+    i=0
+    until ls -l /proc/"$(cat /run/qemu-ga.pid 2>/dev/null)"/fd 2>/dev/null | grep -q " $PORT\$" ||
+          [ $i -ge 50 ]; do
+      sleep 0.1; i=$((i + 1))
+    done
+    if [ $i -lt 50 ]; then
+      echo "BASTIDA-GUEST-AGENT started on $PORT"
+    else
+      echo "BASTIDA-GUEST-WARN qemu-ga did not open $PORT:" \
+        "$(tail -n 3 /run/qemu-ga.log 2>/dev/null)"
+    fi
+  fi
+fi
 echo "BASTIDA-GUEST-READY boot_id=$BOOT_ID"
 while :; do sleep 3600; done
 EOF

@@ -171,7 +171,12 @@ class BackupLocalE2E {
     var verification =
         new ObjectMapper().readTree(stored(incremental, "manifest.json").toFile()).path("verified");
     assertThat(verification.path("method").asText()).startsWith("booted a throwaway copy");
-    assertThat(verification.path("message").asText()).contains("without crashing");
+    assertThat(verification.path("message").asText()).contains("its guest agent answered");
+    assertThat(condition(incremental, "Quiesced"))
+        .as("the guest agent froze the file systems around the job's start")
+        .get()
+        .matches(status("True"))
+        .matches(reason("FilesystemsFrozen"));
     assertThat(Files.list(stored(incremental, "")).map(p -> p.getFileName().toString()))
         .as("its overlays are gone")
         .containsExactlyInAnyOrder("vda.qcow2", "manifest.json", "vm.json", "domain.xml");
@@ -323,6 +328,9 @@ class BackupLocalE2E {
   private static String startGuest() throws Exception {
     VirtualMachine vm = testbed.tinyGuestVm(NS, VM, GUEST_IP, Testbed.guest(), DISKS, LABELS);
     vm.getSpec().runStrategy = RunStrategy.Always;
+    // The tiny guest runs qemu-ga when its domain has the channel: quiesce and the boot check ask
+    // it.
+    vm.getSpec().guestAgent = true;
     client.resource(vm).create();
     return await()
         .atMost(TIMEOUT)
@@ -336,12 +344,13 @@ class BackupLocalE2E {
   }
 
   private static VirtualMachineBackup awaitCompleteBackup(
-      String name, BackupMode mode, String storage, boolean verify) {
+      String name, BackupMode mode, String storage, boolean verifyAndQuiesce) {
     var spec = new VirtualMachineBackupSpec();
     spec.vmName = VM;
     spec.storageDomainName = storage;
     spec.mode = mode;
-    spec.verify = verify;
+    spec.verify = verifyAndQuiesce;
+    spec.quiesce = verifyAndQuiesce;
     var backup = new VirtualMachineBackup();
     backup.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).build());
     backup.setSpec(spec);

@@ -1,9 +1,11 @@
 package io.bastida.it;
 
 import static io.bastida.it.Resources.awaitCondition;
+import static io.bastida.it.Resources.condition;
 import static io.bastida.it.Resources.eventsFor;
 import static io.bastida.it.Resources.host;
 import static io.bastida.it.Resources.nativeNfsDomain;
+import static io.bastida.it.Resources.reason;
 import static io.bastida.it.Resources.status;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -165,6 +167,7 @@ class SnapshotE2E {
         status("True"));
     VirtualMachine vm = testbed.tinyGuestVm(NS, VM, GUEST_IP, guestDir, STORAGE, LABELS);
     vm.getSpec().runStrategy = RunStrategy.Always;
+    vm.getSpec().guestAgent = true; // the tiny guest runs qemu-ga: quiesce asks it
     client.resource(vm).create();
     awaitCondition(this::vm, "Ready", status("True"));
     Answer booted = awaitAnswer();
@@ -250,9 +253,17 @@ class SnapshotE2E {
     awaitCondition(this::vm, "Ready", status("True"));
 
     // A snapshot without memory restores like a power cut back then: the guest boots afresh.
-    client.resource(snapshot("disks-only", false)).create();
+    // Taken with the guest's file systems frozen by its agent, as a disk-only snapshot should be.
+    VirtualMachineSnapshot quiesced = snapshot("disks-only", false);
+    quiesced.getSpec().quiesce = true;
+    client.resource(quiesced).create();
     VirtualMachineSnapshot disksOnly = awaitSnapshotReady("disks-only");
     assertThat(disksOnly.getStatus().memoryIncluded).isFalse();
+    assertThat(condition(disksOnly, "Quiesced"))
+        .as("snapshot: %s", disksOnly.getStatus().conditions)
+        .get()
+        .matches(status("True"))
+        .matches(reason("FilesystemsFrozen"));
     assertThat(snapshotsInLibvirt())
         .contains(withMemory.getStatus().snapshotName, disksOnly.getStatus().snapshotName);
     client.resource(restore("to-disks", "disks-only")).create();

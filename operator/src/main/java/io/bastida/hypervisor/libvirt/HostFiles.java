@@ -15,7 +15,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 import org.libvirt.Connect;
-import org.libvirt.Error.ErrorNumber;
 import org.libvirt.LibvirtException;
 import org.libvirt.StoragePool;
 import org.libvirt.StorageVol;
@@ -324,25 +323,11 @@ final class HostFiles {
   }
 
   private StoragePool lookupPool(String name) throws LibvirtException {
-    try {
-      return connect.storagePoolLookupByName(name);
-    } catch (LibvirtException e) {
-      if (e.getError() != null && e.getError().getCode() == ErrorNumber.VIR_ERR_NO_STORAGE_POOL) {
-        return null;
-      }
-      throw e;
-    }
+    return LibvirtHypervisor.lookupPool(connect, name);
   }
 
   private static StorageVol lookupVolume(StoragePool pool, String name) throws LibvirtException {
-    try {
-      return pool.storageVolLookupByName(name);
-    } catch (LibvirtException e) {
-      if (e.getError() != null && e.getError().getCode() == ErrorNumber.VIR_ERR_NO_STORAGE_VOL) {
-        return null;
-      }
-      throw e;
-    }
+    return LibvirtHypervisor.lookupVolume(pool, name);
   }
 
   /**

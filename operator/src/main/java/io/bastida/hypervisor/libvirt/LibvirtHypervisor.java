@@ -1127,7 +1127,8 @@ final class LibvirtHypervisor implements Hypervisor {
     }
   }
 
-  private static StorageVol lookupVolume(StoragePool pool, String name) throws LibvirtException {
+  /** The pool's volume of that name, or null when it has none. */
+  static StorageVol lookupVolume(StoragePool pool, String name) throws LibvirtException {
     try {
       return pool.storageVolLookupByName(name);
     } catch (LibvirtException e) {
@@ -1154,6 +1155,11 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   private StoragePool lookupPool(String name) throws LibvirtException {
+    return lookupPool(connect, name);
+  }
+
+  /** The pool of that name, or null when the host has none. */
+  static StoragePool lookupPool(Connect connect, String name) throws LibvirtException {
     try {
       return connect.storagePoolLookupByName(name);
     } catch (LibvirtException e) {

@@ -50,7 +50,7 @@ final class BackupFiles {
    * @throws IllegalArgumentException when the backup cannot reach that destination
    */
   void restoreDisk(BackupStore store, List<BackupLayout> chain, String target, String destination)
-      throws IOException, HypervisorException {
+      throws IOException {
     String top = chain.get(chain.size() - 1).diskPath(target);
     if (store instanceof NfsBackupStore nfs) {
       if (!destination.startsWith("nfs://")) {
@@ -75,7 +75,12 @@ final class BackupFiles {
                 + "'s local storage restores onto that host's files, not onto "
                 + destination);
       }
-      host.host().copyHostImage(host.hostPath(top), destination);
+      try {
+        host.host().copyHostImage(host.hostPath(top), destination);
+      } catch (HypervisorException e) {
+        // Like any failed copy: the destination may be half written, and the copy is retried.
+        throw new IOException(e.getMessage(), e);
+      }
     }
   }
 

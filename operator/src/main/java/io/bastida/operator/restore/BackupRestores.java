@@ -274,10 +274,7 @@ final class BackupRestores {
     } catch (VmLocator.Unavailable e) {
       removeQuietly(copied);
       return recorder.fail(restore, status, e.reason(), e.getMessage());
-    } catch (IOException
-        | HypervisorException
-        | BackupStore.StoreException
-        | IllegalArgumentException e) {
+    } catch (IOException | BackupStore.StoreException | IllegalArgumentException e) {
       removeQuietly(copied);
       return recorder.fail(restore, status, "RestoreFailed", e.getMessage());
     }
