@@ -158,6 +158,20 @@ class BackupE2E {
         .isEqualTo("True");
     assertThat(incremental.getStatus().parentBackupName).isEqualTo(full.getMetadata().getName());
     assertThat(incremental.getStatus().verified).isTrue();
+    JsonNode verified =
+        new ObjectMapper()
+            .readTree(
+                fixtures
+                    .exportFolder(BACKUPS)
+                    .resolve(incremental.getStatus().location)
+                    .resolve("manifest.json")
+                    .toFile())
+            .path("verified");
+    assertThat(verified.path("method").asText())
+        .as("compared, then booted from the chain (incremental over full)")
+        .contains("qemu-img compare")
+        .contains("booted a throwaway copy");
+    assertThat(verified.path("message").asText()).contains("without crashing");
     assertThat(incremental.getStatus().totalBytes)
         .as("an incremental stores the changed blocks, not the disk")
         .isLessThan(full.getStatus().totalBytes / 4);

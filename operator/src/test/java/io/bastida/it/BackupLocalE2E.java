@@ -177,9 +177,11 @@ class BackupLocalE2E {
         .get()
         .matches(status("True"))
         .matches(reason("FilesystemsFrozen"));
-    assertThat(Files.list(stored(incremental, "")).map(p -> p.getFileName().toString()))
-        .as("its overlays are gone")
-        .containsExactlyInAnyOrder("vda.qcow2", "manifest.json", "vm.json", "domain.xml");
+    try (var files = Files.list(stored(incremental, ""))) {
+      assertThat(files.map(p -> p.getFileName().toString()))
+          .as("its overlays are gone")
+          .containsExactlyInAnyOrder("vda.qcow2", "manifest.json", "vm.json", "domain.xml");
+    }
     assertThat(
             BackupFixtures.run(
                 "virsh", "-c", testbed.tcpUri(TESTBED_HOST), "list", "--all", "--name"))
@@ -307,6 +309,17 @@ class BackupLocalE2E {
         .isEqualTo(sha256(folder.resolve("vda.qcow2")));
     assertThat(readPattern(folder.resolve("vda.qcow2"), "read -P 0x77 28M 2M"))
         .doesNotContain("failed");
+    var verification =
+        new ObjectMapper().readTree(folder.resolve("manifest.json").toFile()).path("verified");
+    assertThat(verification.path("method").asText())
+        .contains("qemu-img compare")
+        .contains("booted a throwaway copy on host " + HOST);
+    assertThat(verification.path("message").asText()).contains("its guest agent answered");
+    try (var files = Files.list(folder)) {
+      assertThat(files.map(p -> p.getFileName().toString()))
+          .as("its overlay is gone")
+          .containsExactlyInAnyOrder("vda.qcow2", "manifest.json", "vm.json", "domain.xml");
+    }
 
     client.resource(backup).delete();
     await().atMost(TIMEOUT).until(() -> backupOf("to-mounted-share") == null);

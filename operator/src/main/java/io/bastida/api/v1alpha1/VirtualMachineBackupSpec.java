@@ -41,10 +41,9 @@ public class VirtualMachineBackupSpec {
 
   @Default("false")
   @JsonPropertyDescription(
-      "Check the backup before it is Complete: on NFS its images are compared with the VM's"
-          + " disks as they were at backup time; on a host's local storage a throwaway copy of"
-          + " the VM boots from it (no crash within 10 s; its guest agent answers, if it has"
-          + " one).")
+      "Check the backup before it is Complete: a throwaway copy of the VM boots from it on the"
+          + " VM's host (no crash within 10 s; its guest agent answers, if it has one), and on"
+          + " NFS its images are also compared with the VM's disks as they were at backup time.")
   public Boolean verify;
 
   @Min(1)

@@ -69,6 +69,11 @@ public record BackupLayout(String namespace, String vmName, String backupName) {
     return "../" + parentBackupName + "/" + diskFile(diskName);
   }
 
+  /** Where {@code verify} puts the overlay a throwaway copy boots from; removed after. */
+  public String verifyOverlayPath(String diskName) {
+    return folder() + "/verify-" + diskFile(diskName);
+  }
+
   public String domainXmlPath() {
     return folder() + "/" + DOMAIN_XML_FILE;
   }

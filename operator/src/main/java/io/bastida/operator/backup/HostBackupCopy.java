@@ -5,7 +5,6 @@ import static io.bastida.operator.backup.BackupRun.step;
 import io.bastida.api.v1alpha1.BackupMode;
 import io.bastida.hypervisor.BackupJobState;
 import io.bastida.hypervisor.DomainDisks;
-import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.hypervisor.PushBackupRequest;
@@ -29,10 +28,6 @@ import org.slf4j.LoggerFactory;
 final class HostBackupCopy implements BackupCopy {
   private static final Logger log = LoggerFactory.getLogger(HostBackupCopy.class);
   private static final Duration PUSH_POLL = Duration.ofMillis(200);
-  // How long a throwaway copy must run to pass, without an agent, and the most an agent may take.
-  private static final Duration BOOT_WINDOW = Duration.ofSeconds(10);
-  private static final Duration AGENT_BOOT_WINDOW = Duration.ofMinutes(3);
-  private static final String VERIFY_OVERLAY_PREFIX = "verify-";
 
   private final BackupRun run;
   private final BackupRun.Request request;
@@ -142,108 +137,38 @@ final class HostBackupCopy implements BackupCopy {
   }
 
   /**
-   * Boots a throwaway copy of the VM from the backup on its host (overlays take its writes, the
-   * backup is left as it was): the copy must not crash, and must have its guest agent answer when
-   * it has one. The operator cannot compare images on a host, so this is what verify means there.
+   * Boots a throwaway copy of the VM from the backup on its host ({@link ThrowawayBoot}), over
+   * overlays next to the backup's images. The operator cannot compare images on a host, so this is
+   * what verify means here.
    */
   @Override
   public BackupManifest.Verification verify(List<DomainDisks.Disk> disks) throws StepFailed {
-    String name =
-        "bastida-verify-" + request.layout().namespace() + "-" + request.layout().backupName();
-    Map<String, String> overlays = new LinkedHashMap<>();
+    Map<String, BootCheckDomain.Overlay> overlays = new LinkedHashMap<>();
     try {
       for (DomainDisks.Disk disk : disks) {
         String image = host.hostPath(request.layout().diskPath(disk.target()));
-        String overlay =
-            host.hostPath(
-                request.layout().folder() + "/" + VERIFY_OVERLAY_PREFIX + disk.target() + ".qcow2");
+        String overlay = host.hostPath(request.layout().verifyOverlayPath(disk.target()));
         long size =
             step(
                 "VerificationFailed",
                 () -> hypervisor.diskCapacity(request.domainName(), disk.target()));
         step("VerificationFailed", () -> hypervisor.createHostImage(overlay, size, image));
-        overlays.put(disk.target(), overlay);
+        overlays.put(disk.target(), new BootCheckDomain.FileOverlay(overlay));
       }
-      String definition =
-          step(
-              "VerificationFailed",
-              () -> BootCheckDomain.definition(request.domainXml(), name, overlays));
-      boolean agent = BootCheckDomain.hasGuestAgent(request.domainXml());
-      step("VerificationFailed", () -> hypervisor.startTransientDomain(definition));
-      long started = System.nanoTime();
-      Duration window = agent ? AGENT_BOOT_WINDOW : BOOT_WINDOW;
-      while (true) {
-        Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
-        var state = step("VerificationFailed", () -> hypervisor.findDomain(name));
-        if (state.isEmpty() || state.get().power() == DomainState.Power.Off) {
-          throw new StepFailed(
-              "VerificationFailed",
-              "a throwaway copy booted from the backup stopped "
-                  + elapsed.toSeconds()
-                  + " s into its boot"
-                  + (state.map(DomainState::failed).orElse(false) ? " (it crashed)" : ""),
-              null);
-        }
-        if (agent && guestAnswers(name)) {
-          return new BackupManifest.Verification(
-              run.clock().instant(),
-              "booted a throwaway copy on host " + host.hostName(),
-              true,
-              "its guest agent answered " + elapsed.toSeconds() + " s after the start");
-        }
-        if (elapsed.compareTo(window) >= 0) {
-          if (agent) {
-            throw new StepFailed(
-                "VerificationFailed",
-                "a throwaway copy booted from the backup runs, but its guest agent did not answer"
-                    + " within "
-                    + window.toSeconds()
-                    + " s",
-                null);
-          }
-          return new BackupManifest.Verification(
-              run.clock().instant(),
-              "booted a throwaway copy on host " + host.hostName(),
-              true,
-              "it ran "
-                  + window.toSeconds()
-                  + " s without crashing (the VM has no guest agent to ask more)");
-        }
-        try {
-          Thread.sleep(PUSH_POLL.toMillis());
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new StepFailed("Interrupted", "the operator is stopping", e);
-        }
-      }
+      String shown =
+          ThrowawayBoot.check(hypervisor, request.layout(), request.domainXml(), overlays);
+      return new BackupManifest.Verification(
+          run.clock().instant(), "booted a throwaway copy on host " + host.hostName(), true, shown);
     } finally {
-      try {
-        hypervisor.destroyDomain(name);
-      } catch (HypervisorException e) {
-        log.debug(
-            "Backup {}: no throwaway domain to stop: {}",
-            request.layout().folder(),
-            e.getMessage());
-      }
-      for (String overlay : overlays.values()) {
+      for (BootCheckDomain.Overlay overlay : overlays.values()) {
+        String path = ((BootCheckDomain.FileOverlay) overlay).path();
         try {
-          hypervisor.deleteHostPath(overlay);
+          hypervisor.deleteHostPath(path);
         } catch (HypervisorException e) {
           log.warn(
-              "Backup {}: overlay {} stays: {}",
-              request.layout().folder(),
-              overlay,
-              e.getMessage());
+              "Backup {}: overlay {} stays: {}", request.layout().folder(), path, e.getMessage());
         }
       }
-    }
-  }
-
-  private boolean guestAnswers(String domain) {
-    try {
-      return hypervisor.guestHostname(domain).isPresent();
-    } catch (HypervisorException notYet) {
-      return false;
     }
   }
 }

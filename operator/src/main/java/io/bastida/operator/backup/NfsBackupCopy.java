@@ -9,8 +9,11 @@ import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.PullBackupRequest;
 import io.bastida.operator.backup.BackupRun.StepFailed;
 import io.bastida.storage.QemuImg;
+import java.io.IOException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,7 +22,8 @@ import org.slf4j.LoggerFactory;
  * the NBD export of a pull-mode libvirt backup (an incremental only the extents its dirty bitmap
  * marks, into an overlay rebased onto the parent's image), a stopped VM's from their NFS images.
  * With {@code verify} each copy is compared with its source while the job still shows the backup's
- * moment; each image is then checked with {@code qemu-img check}.
+ * moment, and a throwaway copy of the VM boots from the backup; each image is checked with {@code
+ * qemu-img check}.
  */
 final class NfsBackupCopy implements BackupCopy {
   private static final Logger log = LoggerFactory.getLogger(NfsBackupCopy.class);
@@ -56,11 +60,68 @@ final class NfsBackupCopy implements BackupCopy {
     return stored;
   }
 
-  /** The comparison ran during the copy, while the export showed the backup's moment. */
+  /**
+   * The images were compared with the VM's disks during the copy, while the export showed the
+   * backup's moment; now a throwaway copy of the VM boots from them on its host ({@link
+   * ThrowawayBoot}), over overlays beside them on the export that QEMU opens itself.
+   */
   @Override
-  public BackupManifest.Verification verify(List<DomainDisks.Disk> disks) {
-    return new BackupManifest.Verification(
-        run.clock().instant(), "qemu-img compare with the VM's disks at backup time", true, null);
+  public BackupManifest.Verification verify(List<DomainDisks.Disk> disks) throws StepFailed {
+    Map<String, BootCheckDomain.Overlay> overlays = new LinkedHashMap<>();
+    try {
+      for (DomainDisks.Disk disk : disks) {
+        String image = request.layout().diskPath(disk.target());
+        String overlay = request.layout().verifyOverlayPath(disk.target());
+        List<String> chain =
+            step("VerificationFailed", () -> backingChain(nfs.absolutePath(image)));
+        step(
+            "VerificationFailed",
+            () -> run.qemuImg().createFrom(nfs.url(image), nfs.url(overlay), true));
+        overlays.put(
+            disk.target(),
+            new BootCheckDomain.NfsOverlay(nfs.server(), nfs.absolutePath(overlay), chain));
+      }
+      String shown =
+          ThrowawayBoot.check(hypervisor, request.layout(), request.domainXml(), overlays);
+      return new BackupManifest.Verification(
+          run.clock().instant(),
+          "qemu-img compare with the VM's disks at backup time; booted a throwaway copy on host "
+              + request.hostName(),
+          true,
+          shown);
+    } finally {
+      for (DomainDisks.Disk disk : disks) {
+        try {
+          nfs.removeFile(request.layout().verifyOverlayPath(disk.target()));
+        } catch (BackupStore.StoreException e) {
+          log.warn("Backup {}: an overlay stays: {}", request.layout().folder(), e.getMessage());
+        }
+      }
+    }
+  }
+
+  /**
+   * The image at {@code path} (absolute on the server) and the images under it, as their headers
+   * name them (an incremental names its parent's absolute nfs:// URL).
+   */
+  private List<String> backingChain(String path) throws IOException {
+    String prefix = "nfs://" + nfs.server();
+    List<String> chain = new ArrayList<>();
+    for (String image = path; image != null; ) {
+      chain.add(image);
+      String url = prefix + image;
+      String backing =
+          run.qemuImg()
+              .info(url)
+              .orElseThrow(() -> new IOException(url + " is missing"))
+              .backingFile();
+      if (backing != null && !backing.startsWith(prefix + "/")) {
+        throw new IOException(
+            url + " is backed by " + backing + ", not by an image on the same export");
+      }
+      image = backing == null ? null : backing.substring(prefix.length());
+    }
+    return chain;
   }
 
   /**

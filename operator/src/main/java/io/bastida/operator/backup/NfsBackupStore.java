@@ -15,6 +15,11 @@ public record NfsBackupStore(NfsFiles files, String server, String exportPath)
     return QemuImg.nfsPathUrl(server, exportPath, path);
   }
 
+  /** The path of a file of the store on the server, e.g. for a disk QEMU opens itself. */
+  public String absolutePath(String path) {
+    return exportPath + "/" + path;
+  }
+
   @Override
   public void makeFolder(String folder) throws StoreException {
     call(() -> files.mkdirs(server, exportPath, folder));

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.bastida.xml.SafeXml;
+import java.util.List;
 import java.util.Map;
 import javax.xml.xpath.XPathFactory;
 import org.junit.jupiter.api.Test;
@@ -52,7 +53,10 @@ class BootCheckDomainTest {
             BootCheckDomain.definition(
                 VM_DOMAIN,
                 "bastida-verify-1234",
-                Map.of("vda", "/srv/backups/bastida-backups/school/web/b1/verify-vda.qcow2")));
+                Map.of(
+                    "vda",
+                    new BootCheckDomain.FileOverlay(
+                        "/srv/backups/bastida-backups/school/web/b1/verify-vda.qcow2"))));
 
     assertThat(text(xml, "/domain/name")).isEqualTo("bastida-verify-1234");
     assertThat(text(xml, "count(/domain/uuid)")).isEqualTo("0");
@@ -74,6 +78,45 @@ class BootCheckDomainTest {
   }
 
   @Test
+  void anOverlayOnNfsIsOpenedByQemuAsRoot() throws Exception {
+    Document xml =
+        SafeXml.parse(
+            BootCheckDomain.definition(
+                VM_DOMAIN,
+                "bastida-verify-1234",
+                Map.of(
+                    "vda",
+                    new BootCheckDomain.NfsOverlay(
+                        "10.77.0.10",
+                        "/export/bastida-backups/school/web/b2/verify-vda.qcow2",
+                        List.of(
+                            "/export/bastida-backups/school/web/b2/vda.qcow2",
+                            "/export/bastida-backups/school/web/b1/vda.qcow2")))));
+
+    String disk = "/domain/devices/disk[target/@dev='vda']";
+    assertThat(text(xml, disk + "/@type")).isEqualTo("network");
+    assertThat(text(xml, disk + "/source/@protocol")).isEqualTo("nfs");
+    assertThat(text(xml, disk + "/source/@name"))
+        .isEqualTo("/export/bastida-backups/school/web/b2/verify-vda.qcow2");
+    assertThat(text(xml, disk + "/source/host/@name")).isEqualTo("10.77.0.10");
+    assertThat(text(xml, disk + "/source/identity/@user")).isEqualTo("root");
+    assertThat(text(xml, "count(" + disk + "/source)")).isEqualTo("1");
+    // The chain under it, named so that QEMU opens each image as root too.
+    String first = disk + "/backingStore";
+    assertThat(text(xml, first + "/@type")).isEqualTo("network");
+    assertThat(text(xml, first + "/format/@type")).isEqualTo("qcow2");
+    assertThat(text(xml, first + "/source/@name"))
+        .isEqualTo("/export/bastida-backups/school/web/b2/vda.qcow2");
+    assertThat(text(xml, first + "/source/identity/@group")).isEqualTo("root");
+    assertThat(text(xml, first + "/backingStore/source/@name"))
+        .isEqualTo("/export/bastida-backups/school/web/b1/vda.qcow2");
+    assertThat(text(xml, "count(" + first + "/backingStore/backingStore/*)"))
+        .as("ends the chain")
+        .isEqualTo("0");
+    assertThat(text(xml, "count(" + first + "/backingStore/backingStore)")).isEqualTo("1");
+  }
+
+  @Test
   void knowsWhetherTheGuestHasAnAgentToAsk() {
     assertThat(BootCheckDomain.hasGuestAgent(VM_DOMAIN)).isTrue();
     assertThat(
@@ -86,7 +129,9 @@ class BootCheckDomainTest {
   @Test
   void aDiskTheDomainLacksIsRefused() {
     assertThatThrownBy(
-            () -> BootCheckDomain.definition(VM_DOMAIN, "v", Map.of("vdb", "/srv/x.qcow2")))
+            () ->
+                BootCheckDomain.definition(
+                    VM_DOMAIN, "v", Map.of("vdb", new BootCheckDomain.FileOverlay("/srv/x.qcow2"))))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("vdb");
   }
