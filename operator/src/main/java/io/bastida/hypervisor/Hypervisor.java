@@ -180,7 +180,7 @@ public interface Hypervisor extends AutoCloseable {
   /**
    * Starts a push-mode backup of a running domain, optionally creating a checkpoint at its start,
    * and returns at once; follow it with {@link #pushBackupState}. The target images must exist.
-   * When the domain has a backup job already, nothing is started.
+   * Fails when the domain has a backup job already.
    */
   void beginPushBackup(String domain, PushBackupRequest request) throws HypervisorException;
 

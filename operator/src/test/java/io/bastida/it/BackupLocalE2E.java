@@ -321,6 +321,18 @@ class BackupLocalE2E {
           .containsExactlyInAnyOrder("vda.qcow2", "manifest.json", "vm.json", "domain.xml");
     }
 
+    // An NFS backup cannot go back onto a disk file of a host: refused before the VM is touched.
+    String bootBefore = bootId().orElseThrow();
+    client.resource(restore("wrong-kind", "to-mounted-share", "InPlace")).create();
+    VirtualMachineRestore refused = awaitRestoreFinished("wrong-kind");
+    assertThat(condition(refused, "Failed"))
+        .get()
+        .matches(reason("RestoreFailed"))
+        .satisfies(c -> assertThat(c.getMessage()).contains("cannot be restored in place"));
+    assertThat(refused.getStatus().startTime).as("never started").isNull();
+    assertThat(bootId()).as("the VM ran on, untouched").contains(bootBefore);
+    client.resource(refused).delete();
+
     client.resource(backup).delete();
     await().atMost(TIMEOUT).until(() -> backupOf("to-mounted-share") == null);
     assertThat(folder).doesNotExist();

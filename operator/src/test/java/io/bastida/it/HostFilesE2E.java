@@ -95,6 +95,7 @@ class HostFilesE2E {
     hostA.deleteHostPath(folder + "/big.bin");
     hostA.deleteHostPath(folder + "/manifest.json");
     hostA.deleteHostPath(folder + "/manifest.json"); // gone: fine
+    hostA.deleteHostPath(root + "/never/made.json"); // its directory too: fine
     hostA.deleteHostPath(folder);
     hostA.deleteHostPath(root + "/a");
     assertThat(rootSeenHere.resolve("a")).doesNotExist();

@@ -13,6 +13,7 @@ final class BackupJobStats {
   private static final int JOB_UNBOUNDED = 2;
   private static final int JOB_COMPLETED = 3;
   private static final int JOB_FAILED = 4;
+  private static final int JOB_CANCELLED = 5;
   private static final int OPERATION_BACKUP = 9;
 
   private BackupJobStats() {}
@@ -35,6 +36,14 @@ final class BackupJobStats {
     }
     if (job.type == JOB_FAILED) {
       return state(Phase.Failed, job.stats);
+    }
+    if (job.type == JOB_CANCELLED) {
+      BackupJobState cancelled = state(Phase.Failed, job.stats);
+      return new BackupJobState(
+          Phase.Failed,
+          cancelled.processedBytes(),
+          cancelled.totalBytes(),
+          "the backup job was cancelled (aborted on the host)");
     }
     return new BackupJobState(Phase.None, 0, 0, null);
   }

@@ -26,7 +26,8 @@ import org.w3c.dom.NodeList;
  * Files on a host, reached through libvirt alone (the operator has no other way onto a host): a
  * directory is opened as a transient {@code dir} storage pool named after its path, its files and
  * subdirectories are that pool's volumes, and file contents travel in libvirt streams. A pool lives
- * only while a call uses its directory, so hosts do not collect pools nobody asked for.
+ * only while a call uses its directory (one left by an interrupted call is closed by the next call
+ * there), so hosts do not collect pools nobody asked for.
  */
 final class HostFiles {
   private static final int CREATE_WITH_BUILD = 1; // VIR_STORAGE_POOL_CREATE_WITH_BUILD
@@ -89,8 +90,11 @@ final class HostFiles {
             }
             stream.finish();
           } catch (LibvirtException e) {
-            stream.abort();
-            volume.delete(0);
+            try {
+              stream.abort();
+            } finally {
+              volume.delete(0);
+            }
             throw e;
           } finally {
             stream.free();
@@ -122,17 +126,19 @@ final class HostFiles {
   }
 
   void delete(String path) throws HypervisorException {
-    inParent(
-        path,
-        (pool, name) -> {
-          StorageVol volume = lookupVolume(pool, name);
+    String[] parentAndName = split(path);
+    inDirectory(
+        parentAndName[0],
+        false,
+        pool -> {
+          StorageVol volume = pool == null ? null : lookupVolume(pool, parentAndName[1]);
           if (volume != null) {
-            if (entry(name, volume).directory()) {
+            if (entry(parentAndName[1], volume).directory()) {
               destroyPoolOf(path);
             }
             volume.delete(0);
           }
-          return null;
+          return null; // a file, or its directory, already gone: fine
         });
   }
 
@@ -224,22 +230,26 @@ final class HostFiles {
   }
 
   private <T> T inParent(String path, InParent<T> action) throws HypervisorException {
-    int slash = path.lastIndexOf('/');
-    if (slash <= 0 || slash == path.length() - 1) {
-      throw new IllegalArgumentException("not a file under a directory: " + path);
-    }
-    String parent = path.substring(0, slash);
-    String name = path.substring(slash + 1);
+    String[] parentAndName = split(path);
     return inDirectory(
-        parent,
+        parentAndName[0],
         false,
         pool -> {
           if (pool == null) {
             throw new HypervisorException(
-                HypervisorException.Failure.NotFound, "no directory " + parent + " on the host");
+                HypervisorException.Failure.NotFound,
+                "no directory " + parentAndName[0] + " on the host");
           }
-          return action.apply(pool, name);
+          return action.apply(pool, parentAndName[1]);
         });
+  }
+
+  private static String[] split(String path) {
+    int slash = path.lastIndexOf('/');
+    if (slash <= 0 || slash == path.length() - 1) {
+      throw new IllegalArgumentException("not a file under a directory: " + path);
+    }
+    return new String[] {path.substring(0, slash), path.substring(slash + 1)};
   }
 
   /**
@@ -253,11 +263,13 @@ final class HostFiles {
     lock.lock();
     try {
       StoragePool pool = lookupPool(poolName(path));
+      // Ours, left by an interrupted call (libvirt keeps active transient pools until the host
+      // reboots): closed again after this call, unless an outer call of this thread uses it.
+      boolean opened = pool != null && lock.getHoldCount() == 1;
       if (pool == null) {
         // A storage domain's own pool may have the directory already; libvirt allows one.
         pool = activePoolAt(path);
       }
-      boolean opened = false;
       if (pool == null) {
         try {
           pool =
@@ -272,7 +284,11 @@ final class HostFiles {
         }
         opened = true;
       } else {
-        pool.refresh(0);
+        try {
+          pool.refresh(0);
+        } catch (LibvirtException busy) {
+          // A storage domain's pool refuses while it runs a job (a clone): its list still serves.
+        }
       }
       try {
         return action.apply(pool);
@@ -291,11 +307,16 @@ final class HostFiles {
   private StoragePool activePoolAt(String path) throws LibvirtException {
     for (String name : connect.listStoragePools()) {
       StoragePool pool = lookupPool(name);
-      if (pool == null) {
-        continue; // gone since the listing
+      String xml;
+      try {
+        xml = pool == null ? null : pool.getXMLDesc(0);
+      } catch (LibvirtException goneSinceTheListing) {
+        xml = null;
       }
-      NodeList targets =
-          SafeXml.parse(pool.getXMLDesc(0)).getDocumentElement().getElementsByTagName("target");
+      if (xml == null) {
+        continue;
+      }
+      NodeList targets = SafeXml.parse(xml).getDocumentElement().getElementsByTagName("target");
       if (targets.getLength() > 0) {
         NodeList paths = ((Element) targets.item(0)).getElementsByTagName("path");
         if (paths.getLength() > 0 && path.equals(paths.item(0).getTextContent().trim())) {
@@ -318,7 +339,7 @@ final class HostFiles {
     try {
       pool.destroy();
     } catch (LibvirtException e) {
-      // transient: gone with libvirtd's next restart anyway
+      // found again by its name and closed by the next call on its directory
     }
   }
 

@@ -808,7 +808,10 @@ final class LibvirtHypervisor implements Hypervisor {
     try {
       Domain domain = requireDomain(name);
       if (backupJobXml(domain).isPresent()) {
-        return; // started by an earlier call whose reply was lost, or another job in the way
+        // Its target images would be reported written by another job: never taken for ours.
+        throw new HypervisorException(
+            HypervisorException.Failure.OperationFailed,
+            action + ": the domain runs another backup job");
       }
       String domainXml = domain.getXMLDesc(0);
       String checkpointXml =

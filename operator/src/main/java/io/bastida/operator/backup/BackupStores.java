@@ -44,6 +44,13 @@ public final class BackupStores {
     return storage.getSpec().getNfs() == null;
   }
 
+  /** Whether the storage domain's pool is set up on that host, as its status says. */
+  public static boolean isAttached(StorageDomain storage, String hostName) {
+    return storage.getStatus() != null
+        && storage.getStatus().getHosts().stream()
+            .anyMatch(h -> h.isAttached() && hostName.equals(h.getHostName()));
+  }
+
   /** Why the storage domain cannot take backups, if it cannot. */
   public static Optional<String> unusable(StorageDomain storage) {
     String name = storage.getMetadata().getName();

@@ -19,11 +19,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Backs a VM up into a directory of its own host, where the data stays: QEMU writes a running VM's
- * disks itself (push mode) into images created first through libvirt (an incremental's backed by
- * the parent's image, so only the changed clusters are written); libvirt copies a stopped VM's disk
- * files on the host. The operator cannot run qemu-img there, so {@code verify} boots a throwaway
- * copy of the VM from the backup instead of comparing images.
+ * Backs a VM up into a directory of its own host: QEMU writes a running VM's disks itself (push
+ * mode) into images created first through libvirt (an incremental's backed by the parent's image,
+ * so only the changed clusters are written); libvirt copies a stopped VM's disk files on the host.
+ * The operator cannot run qemu-img there, so {@code verify} boots a throwaway copy of the VM from
+ * the backup instead of comparing images.
  */
 final class HostBackupCopy implements BackupCopy {
   private static final Logger log = LoggerFactory.getLogger(HostBackupCopy.class);
@@ -33,6 +33,11 @@ final class HostBackupCopy implements BackupCopy {
   private final BackupRun.Request request;
   private final Hypervisor hypervisor;
   private final HostBackupStore host;
+
+  /**
+   * The disks' sizes as the guest sees them, by target: of the images, and of verify's overlays.
+   */
+  private final Map<String, Long> sizes = new HashMap<>();
 
   HostBackupCopy(BackupRun run, HostBackupStore host) {
     this.run = run;
@@ -47,15 +52,14 @@ final class HostBackupCopy implements BackupCopy {
   }
 
   /**
-   * QEMU writes the disks into images in the backup's folder on the host (push mode): the data
-   * never leaves the host. An incremental's images are backed by the parent's, so QEMU writes only
-   * the changed clusters and the chain reads as the whole disk.
+   * QEMU writes the disks into images in the backup's folder on the host (push mode): no copy
+   * crosses the network (only the checksums' read-back does). An incremental's images are backed by
+   * the parent's, so QEMU writes only the changed clusters and the chain reads as the whole disk.
    */
   private List<BackupManifest.Disk> pushToHost(List<DomainDisks.Disk> disks) throws StepFailed {
     run.endLeftoverJob();
     boolean incremental = request.chain().mode() == BackupMode.Incremental;
     Map<String, String> images = new LinkedHashMap<>();
-    Map<String, Long> sizes = new HashMap<>();
     for (DomainDisks.Disk disk : disks) {
       long size =
           step(
@@ -130,6 +134,7 @@ final class HostBackupCopy implements BackupCopy {
           step("CopyFailed", () -> hypervisor.diskCapacity(request.domainName(), disk.target()));
       String image = host.hostPath(request.layout().diskPath(disk.target()));
       step("CopyFailed", () -> hypervisor.copyHostImage(disk.file(), image));
+      sizes.put(disk.target(), size);
       run.progressed(size, size);
       stored.add(run.stored(host, disk, size, false));
     }
@@ -148,10 +153,7 @@ final class HostBackupCopy implements BackupCopy {
       for (DomainDisks.Disk disk : disks) {
         String image = host.hostPath(request.layout().diskPath(disk.target()));
         String overlay = host.hostPath(request.layout().verifyOverlayPath(disk.target()));
-        long size =
-            step(
-                "VerificationFailed",
-                () -> hypervisor.diskCapacity(request.domainName(), disk.target()));
+        long size = sizes.get(disk.target());
         step("VerificationFailed", () -> hypervisor.createHostImage(overlay, size, image));
         overlays.put(disk.target(), new BootCheckDomain.FileOverlay(overlay));
       }

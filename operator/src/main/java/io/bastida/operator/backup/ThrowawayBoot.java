@@ -6,7 +6,11 @@ import io.bastida.hypervisor.DomainState;
 import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.operator.backup.BackupRun.StepFailed;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.HexFormat;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,9 +29,24 @@ final class ThrowawayBoot {
 
   private ThrowawayBoot() {}
 
-  /** The throwaway domain's name for a backup: unique per backup on its host. */
+  /**
+   * The throwaway domain's name for a backup: readable, and unique per backup (the hash tells
+   * {@code a-b}/{@code c} from {@code a}/{@code b-c}).
+   */
   static String domainName(BackupLayout layout) {
-    return "bastida-verify-" + layout.namespace() + "-" + layout.backupName();
+    String id = layout.namespace() + "/" + layout.backupName();
+    try {
+      byte[] hash =
+          MessageDigest.getInstance("SHA-256").digest(id.getBytes(StandardCharsets.UTF_8));
+      return "bastida-verify-"
+          + layout.namespace()
+          + "-"
+          + layout.backupName()
+          + "-"
+          + HexFormat.of().formatHex(hash, 0, 4);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   /**
@@ -48,8 +67,9 @@ final class ThrowawayBoot {
         step("VerificationFailed", () -> BootCheckDomain.definition(vmDomainXml, name, overlays));
     boolean agent = BootCheckDomain.hasGuestAgent(vmDomainXml);
     Duration window = agent ? AGENT_WINDOW : BOOT_WINDOW;
+    step("VerificationFailed", () -> host.startTransientDomain(definition));
+    // Started: from here on it is ours to destroy (a name already taken is not).
     try {
-      step("VerificationFailed", () -> host.startTransientDomain(definition));
       long started = System.nanoTime();
       while (true) {
         Duration elapsed = Duration.ofNanos(System.nanoTime() - started);

@@ -276,6 +276,19 @@ public class VirtualMachineBackupReconciler
     } catch (HypervisorException e) {
       return waiting(backup, status, "HostNotReady", e.getMessage());
     }
+    if (BackupStores.isPerHost(storage.get())
+        && !BackupStores.isAttached(storage.get(), located.hostName())) {
+      return fail(
+          backup,
+          status,
+          "StorageDomainNotOnHost",
+          "StorageDomain "
+              + spec.storageDomainName
+              + " is not attached to host "
+              + located.hostName()
+              + ", where the VM runs: a local storage domain keeps backups on the VM's host",
+          false);
+    }
     boolean running = domain.get().power() != Power.Off;
     Set<String> disks =
         DomainDisks.writable(domain.get().xml()).stream()
@@ -519,6 +532,8 @@ public class VirtualMachineBackupReconciler
               new String(
                   store.read(layout.manifestPath(), MAX_MANIFEST_BYTES), StandardCharsets.UTF_8));
       applyManifest(status, manifest);
+      // A host-local backup is where it was found, whatever its VM's host was called then.
+      status.hostName = host != null ? host : status.hostName;
       status.rediscovered = true;
       String message = "found on storage domain " + backup.getSpec().storageDomainName;
       status.conditions =
@@ -593,6 +608,10 @@ public class VirtualMachineBackupReconciler
         // Killed between freeze and thaw, the run left the guest frozen.
         thawQuietly(located, backup);
       }
+      if (Boolean.TRUE.equals(spec.verify)) {
+        // Killed while a throwaway copy booted: it would run on until the host reboots.
+        stopThrowawayCopy(located, backup);
+      }
       if (status.checkpointName != null
           && located
               .hypervisor()
@@ -605,6 +624,22 @@ public class VirtualMachineBackupReconciler
           "VirtualMachineBackup({}): left its libvirt job as is: {}", name(backup), e.getMessage());
     }
     removeFiles(backup, status);
+  }
+
+  private static void stopThrowawayCopy(VmLocator.Located located, VirtualMachineBackup backup) {
+    String name =
+        ThrowawayBoot.domainName(
+            new BackupLayout(
+                backup.getMetadata().getNamespace(),
+                backup.getSpec().vmName,
+                backup.getMetadata().getName()));
+    try {
+      if (located.hypervisor().findDomain(name).isPresent()) {
+        located.hypervisor().destroyDomain(name);
+      }
+    } catch (HypervisorException e) {
+      log.warn("VirtualMachineBackup({}): {} stays: {}", name(backup), name, e.getMessage());
+    }
   }
 
   private static void thawQuietly(VmLocator.Located located, VirtualMachineBackup backup) {

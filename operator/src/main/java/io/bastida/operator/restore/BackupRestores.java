@@ -221,8 +221,7 @@ final class BackupRestores {
                 + "-"
                 + uid.substring(0, 8)
                 + ".qcow2";
-        BackupStore onto = stores.of(destination, host, this::host);
-        if (!onto.getClass().equals(store.getClass())) {
+        if (BackupStores.isPerHost(destination) != store instanceof HostBackupStore) {
           throw new IllegalArgumentException(
               "disk "
                   + disk.name()
@@ -233,6 +232,7 @@ final class BackupRestores {
                   + " (NFS backups restore onto NFS, local ones onto the same host's local"
                   + " storage)");
         }
+        BackupStore onto = stores.of(destination, host, this::host);
         copied.put(volume, onto);
         backupFiles.restoreDisk(
             store,
@@ -323,6 +323,14 @@ final class BackupRestores {
       return recorder.waiting(restore, status, e.reason(), e.getMessage());
     }
     if (status.startTime == null) {
+      // Whatever could refuse the restore is found out before the VM is touched.
+      try {
+        destinations(store, chain, located);
+      } catch (IllegalArgumentException e) {
+        return recorder.fail(restore, status, "RestoreFailed", e.getMessage());
+      } catch (BackupStore.StoreException | HypervisorException e) {
+        return recorder.waiting(restore, status, "BackupUnreachable", e.getMessage());
+      }
       status.startTime = recorder.now();
       status.restoredVmName = spec.vmName;
       return recorder.running(
@@ -352,37 +360,13 @@ final class BackupRestores {
         }
         return recorder.again(restore, status);
       }
+      Map<BackupManifest.Disk, String> destinations = destinations(store, chain, located);
       hypervisor.detachMetadata(
           located.domainName(), hypervisor.exportMetadata(located.domainName()));
-      BackupManifest manifest = backupFiles.manifest(store, chain.get(chain.size() - 1));
-      if (store instanceof HostBackupStore host && !host.hostName().equals(located.hostName())) {
-        throw new IllegalArgumentException(
-            "the backup is on host "
-                + host.hostName()
-                + "'s local storage and the VM is on host "
-                + located.hostName()
-                + ": migrate it there first, or restore into a new VM");
-      }
       long restored = 0;
-      for (BackupManifest.Disk disk : manifest.disks()) {
-        DomainDisks.Disk current =
-            DomainDisks.of(domain.xml()).stream()
-                .filter(d -> d.target().equals(disk.target()))
-                .findFirst()
-                .orElseThrow(
-                    () -> new IllegalArgumentException("the VM has no disk " + disk.target()));
-        String destination = store instanceof NfsBackupStore ? current.nfsUrl() : current.file();
-        if (destination == null) {
-          throw new IllegalArgumentException(
-              "disk "
-                  + disk.target()
-                  + " cannot be restored in place from "
-                  + store.describe()
-                  + ": an NFS backup restores disks on NFS, a host's backup disks that are files"
-                  + " on that host");
-        }
-        backupFiles.restoreDisk(store, chain, disk.target(), destination);
-        restored += disk.virtualSizeBytes();
+      for (var disk : destinations.entrySet()) {
+        backupFiles.restoreDisk(store, chain, disk.getKey().target(), disk.getValue());
+        restored += disk.getKey().virtualSizeBytes();
       }
       status.restoredBytes = restored;
       return recorder.succeed(
@@ -401,6 +385,54 @@ final class BackupRestores {
     } catch (HypervisorException | IllegalArgumentException e) {
       return recorder.fail(restore, status, "RestoreFailed", e.getMessage());
     }
+  }
+
+  /**
+   * Where each of the backup's disks goes back to: an NFS backup onto the VM's NFS disks, a host's
+   * backup onto the VM's disk files on that same host.
+   *
+   * @throws IllegalArgumentException when the backup cannot be restored onto this VM in place
+   */
+  private Map<BackupManifest.Disk, String> destinations(
+      BackupStore store, List<BackupLayout> chain, VmLocator.Located located)
+      throws BackupStore.StoreException, HypervisorException {
+    if (store instanceof HostBackupStore host && !host.hostName().equals(located.hostName())) {
+      throw new IllegalArgumentException(
+          "the backup is on host "
+              + host.hostName()
+              + "'s local storage and the VM is on host "
+              + located.hostName()
+              + ": migrate it there first, or restore into a new VM");
+    }
+    List<DomainDisks.Disk> disks =
+        DomainDisks.of(
+            located
+                .hypervisor()
+                .findDomain(located.domainName())
+                .orElseThrow(() -> new IllegalArgumentException("the VM's domain is not defined"))
+                .xml());
+    Map<BackupManifest.Disk, String> destinations = new java.util.LinkedHashMap<>();
+    for (BackupManifest.Disk disk :
+        backupFiles.manifest(store, chain.get(chain.size() - 1)).disks()) {
+      DomainDisks.Disk current =
+          disks.stream()
+              .filter(d -> d.target().equals(disk.target()))
+              .findFirst()
+              .orElseThrow(
+                  () -> new IllegalArgumentException("the VM has no disk " + disk.target()));
+      String destination = store instanceof NfsBackupStore ? current.nfsUrl() : current.file();
+      if (destination == null) {
+        throw new IllegalArgumentException(
+            "disk "
+                + disk.target()
+                + " cannot be restored in place from "
+                + store.describe()
+                + ": an NFS backup restores disks on NFS, a host's backup disks that are files on"
+                + " that host");
+      }
+      destinations.put(disk, destination);
+    }
+    return destinations;
   }
 
   /** A backup job reads the VM's disks: a restore must not rewrite or revert them meanwhile. */
