@@ -125,6 +125,7 @@ class BackupPolicyIT {
     client.resources(StorageDomain.class).withName("policy-disks").delete();
     client.resources(StorageDomain.class).withName("policy-backups").delete();
     client.resources(StorageDomain.class).withName("policy-disks-only").delete();
+    client.resources(StorageDomain.class).withName("policy-backups-elsewhere").delete();
     await()
         .atMost(TIMEOUT)
         .until(
@@ -218,6 +219,24 @@ class BackupPolicyIT {
     assertThat(eventsFor(client, "BackupPolicy", "typo"))
         .anyMatch(e -> e.getType().equals("Warning") && e.getReason().equals("InvalidSchedule"));
     awaitCondition(() -> policy("wrong-storage"), "Ready", reason("StorageDomainNotForBackups"));
+
+    // A local storage domain keeps backups on the VM's host: one not set up there cannot.
+    StorageDomain elsewhere =
+        Resources.selecting(
+            localDomain("policy-backups-elsewhere", "/var/lib/bastida-it/elsewhere"),
+            Map.of("bastida.io/it", "no-such-host"));
+    elsewhere.getSpec().setContent(List.of(StorageContent.Backups));
+    client.resource(elsewhere).create();
+    var spec = new VirtualMachineBackupSpec();
+    spec.vmName = "school-web";
+    spec.storageDomainName = "policy-backups-elsewhere";
+    var backup = new VirtualMachineBackup();
+    backup.setMetadata(new ObjectMetaBuilder().withName("to-elsewhere").withNamespace(NS).build());
+    backup.setSpec(spec);
+    client.resource(backup).create();
+    Condition notOnHost =
+        awaitCondition(() -> backup("to-elsewhere"), "Failed", reason("StorageDomainNotOnHost"));
+    assertThat(notOnHost.getMessage()).contains("not attached to host policy-host");
   }
 
   /** A backup that finished earlier, as its reconciler would have recorded it. */
