@@ -25,10 +25,6 @@ import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -38,8 +34,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -67,10 +61,7 @@ class BackupLocalE2E {
   // Unique on the testbed's guest segment (see BackupRecoveryE2E for the others).
   private static final String GUEST_IP = "10.77.1.181";
   private static final Duration TIMEOUT = BackupFixtures.TIMEOUT;
-  private static final Pattern BOOT_ID = Pattern.compile("boot_id=([0-9a-f-]+)");
 
-  private static final HttpClient http =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
   private static Testbed testbed;
   private static TestCluster cluster;
   private static KubernetesClient client;
@@ -146,7 +137,7 @@ class BackupLocalE2E {
 
   @Test
   void backupsOnAHostsLocalStorageRestoreInPlaceAndIntoANewVmAndAreRediscovered() throws Exception {
-    guestWrites(4, 24, 0x5a);
+    TinyGuest.writes(GUEST_IP, 4, 24, 0x5a);
 
     VirtualMachineBackup full = awaitCompleteBackup("full", BackupMode.Full);
     assertThat(full.getStatus().hostName).isEqualTo(HOST);
@@ -162,7 +153,7 @@ class BackupLocalE2E {
     assertThat(stored(full, "domain.xml")).isNotEmptyFile();
     assertThat(readPattern(fullImage, "read -P 0x5a 4M 24M")).doesNotContain("failed");
 
-    guestWrites(8, 3, 0x3c);
+    TinyGuest.writes(GUEST_IP, 8, 3, 0x3c);
     VirtualMachineBackup incremental =
         awaitCompleteBackup("incremental", BackupMode.Incremental, BACKUPS, true);
     assertThat(incremental.getStatus().verified)
@@ -242,7 +233,7 @@ class BackupLocalE2E {
           .isEqualTo(incremental.getStatus().disks.get(0).sha256);
     }
 
-    guestWrites(4, 24, 0xa5); // the mistake the restore takes back
+    TinyGuest.writes(GUEST_IP, 4, 24, 0xa5); // the mistake the restore takes back
     client.resource(restore("roll-back", "incremental", "InPlace")).create();
     VirtualMachineRestore rolledBack = awaitRestoreFinished("roll-back");
     assertThat(condition(rolledBack, "Succeeded"))
@@ -252,7 +243,8 @@ class BackupLocalE2E {
     await()
         .atMost(TIMEOUT)
         .pollInterval(Duration.ofMillis(500))
-        .until(() -> bootId(), id -> id.isPresent() && !id.get().equals(firstBoot));
+        .until(
+            () -> TinyGuest.bootId(GUEST_IP), id -> id.isPresent() && !id.get().equals(firstBoot));
     Path disk = hostPathSeenHere(vm(VM).getStatus().disks.get(0).source);
     assertThat(readPattern(disk, "read -P 0x3c 8M 3M"))
         .as("the change the incremental holds")
@@ -297,7 +289,7 @@ class BackupLocalE2E {
     // The testbed's hosts have no kernel NFS client, so its pool never mounts there: backups do
     // not need it, the operator writes the export itself.
     client.resource(Resources.selecting(mount, LABELS)).create();
-    guestWrites(28, 2, 0x77);
+    TinyGuest.writes(GUEST_IP, 28, 2, 0x77);
 
     VirtualMachineBackup backup =
         awaitCompleteBackup("to-mounted-share", BackupMode.Full, MOUNT, true);
@@ -322,7 +314,7 @@ class BackupLocalE2E {
     }
 
     // An NFS backup cannot go back onto a disk file of a host: refused before the VM is touched.
-    String bootBefore = bootId().orElseThrow();
+    String bootBefore = TinyGuest.bootId(GUEST_IP).orElseThrow();
     client.resource(restore("wrong-kind", "to-mounted-share", "InPlace")).create();
     VirtualMachineRestore refused = awaitRestoreFinished("wrong-kind");
     assertThat(condition(refused, "Failed"))
@@ -330,7 +322,7 @@ class BackupLocalE2E {
         .matches(reason("RestoreFailed"))
         .satisfies(c -> assertThat(c.getMessage()).contains("cannot be restored in place"));
     assertThat(refused.getStatus().startTime).as("never started").isNull();
-    assertThat(bootId()).as("the VM ran on, untouched").contains(bootBefore);
+    assertThat(TinyGuest.bootId(GUEST_IP)).as("the VM ran on, untouched").contains(bootBefore);
     client.resource(refused).delete();
 
     client.resource(backup).delete();
@@ -360,7 +352,7 @@ class BackupLocalE2E {
     return await()
         .atMost(TIMEOUT)
         .pollInterval(Duration.ofMillis(500))
-        .until(BackupLocalE2E::bootId, Optional::isPresent)
+        .until(() -> TinyGuest.bootId(GUEST_IP), Optional::isPresent)
         .orElseThrow();
   }
 
@@ -467,36 +459,5 @@ class BackupLocalE2E {
 
   private static String run(String... command) throws Exception {
     return BackupFixtures.run(command);
-  }
-
-  /** The guest fills a range of its disk with one byte; it answers once that is flushed. */
-  private static void guestWrites(int offsetMiB, int sizeMiB, int value) {
-    assertThat(
-            guestSays("cgi-bin/write?offset=" + offsetMiB + "&size=" + sizeMiB + "&byte=" + value))
-        .hasValueSatisfying(
-            answer ->
-                assertThat(answer)
-                    .contains("wrote " + sizeMiB + " MiB at offset " + offsetMiB + " MiB"));
-  }
-
-  private static Optional<String> bootId() {
-    return guestSays("").map(BOOT_ID::matcher).filter(Matcher::find).map(m -> m.group(1));
-  }
-
-  private static Optional<String> guestSays(String path) {
-    try {
-      var response =
-          http.send(
-              HttpRequest.newBuilder(URI.create("http://" + GUEST_IP + ":8080/" + path))
-                  .timeout(Duration.ofSeconds(60))
-                  .build(),
-              HttpResponse.BodyHandlers.ofString());
-      return response.statusCode() == 200 ? Optional.of(response.body()) : Optional.empty();
-    } catch (IOException e) {
-      return Optional.empty();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return Optional.empty();
-    }
   }
 }

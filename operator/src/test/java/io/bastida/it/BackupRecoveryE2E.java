@@ -23,18 +23,12 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -70,10 +64,7 @@ class BackupRecoveryE2E {
   // A tenth of the disk: what an incremental backup should store.
   private static final Fill SMALL_CHANGE = new Fill(8, 3, 0x3c);
   private static final Duration TIMEOUT = BackupFixtures.TIMEOUT;
-  private static final Pattern BOOT_ID = Pattern.compile("boot_id=([0-9a-f-]+)");
 
-  private static final HttpClient http =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
   private static Path guestDir;
   private static TestCluster cluster;
   private static KubernetesClient client;
@@ -307,46 +298,17 @@ class BackupRecoveryE2E {
 
   /** A range of the guest's disk filled with one byte value. */
   private record Fill(int offsetMiB, int sizeMiB, int value) {
-    String cgiPath() {
-      return "cgi-bin/write?offset=" + offsetMiB + "&size=" + sizeMiB + "&byte=" + value;
-    }
-
     String qemuIoRead() {
       return "read -P " + value + " " + offsetMiB + "M " + sizeMiB + "M";
     }
   }
 
-  /** The guest fills the range itself; it answers once the data is flushed to the image. */
   private static void guestWrites(String vm, Fill fill) {
-    assertThat(guestSays(vm, fill.cgiPath()))
-        .hasValueSatisfying(
-            answer ->
-                assertThat(answer)
-                    .contains(
-                        "wrote " + fill.sizeMiB() + " MiB at offset " + fill.offsetMiB() + " MiB"));
+    TinyGuest.writes(GUEST_IPS.get(vm), fill.offsetMiB(), fill.sizeMiB(), fill.value());
   }
 
   private static Optional<String> bootId(String vm) {
-    return guestSays(vm, "").map(BOOT_ID::matcher).filter(Matcher::find).map(m -> m.group(1));
-  }
-
-  /** What the guest's HTTP server on port 8080 says, if it answers 200 within 60 s. */
-  private static Optional<String> guestSays(String vm, String path) {
-    try {
-      var response =
-          http.send(
-              HttpRequest.newBuilder(URI.create("http://" + GUEST_IPS.get(vm) + ":8080/" + path))
-                  // An emulated guest writing 24 MiB with fsync is slow.
-                  .timeout(Duration.ofSeconds(60))
-                  .build(),
-              HttpResponse.BodyHandlers.ofString());
-      return response.statusCode() == 200 ? Optional.of(response.body()) : Optional.empty();
-    } catch (IOException e) {
-      return Optional.empty();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return Optional.empty();
-    }
+    return TinyGuest.bootId(GUEST_IPS.get(vm));
   }
 
   /** What the guest printed on its serial console since its domain last started. */

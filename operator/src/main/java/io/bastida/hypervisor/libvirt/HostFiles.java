@@ -75,32 +75,40 @@ final class HostFiles {
           if (existing != null) {
             existing.delete(0);
           }
-          // Fresh and exactly the content's size: an upload writes [0, length) only.
-          StorageVol volume =
-              pool.storageVolCreateXML(StorageVolumeXml.render(name, content.length, "raw"), 0);
-          Stream stream = connect.streamNew(0);
-          try {
-            volume.upload(stream, 0, content.length, 0);
-            for (int offset = 0; offset < content.length; ) {
-              // send may take fewer bytes than offered
-              offset +=
-                  stream.send(
-                      Arrays.copyOfRange(
-                          content, offset, Math.min(offset + CHUNK, content.length)));
-            }
-            stream.finish();
-          } catch (LibvirtException e) {
-            try {
-              stream.abort();
-            } finally {
-              volume.delete(0);
-            }
-            throw e;
-          } finally {
-            stream.free();
-          }
+          createHolding(connect, pool, name, content);
           return null;
         });
+  }
+
+  /**
+   * Creates a raw volume holding exactly these bytes: fresh and of the content's size, since an
+   * upload writes [0, length) only. A failed upload leaves no volume behind.
+   */
+  static StorageVol createHolding(Connect connect, StoragePool pool, String name, byte[] content)
+      throws LibvirtException {
+    StorageVol volume =
+        pool.storageVolCreateXML(StorageVolumeXml.render(name, content.length, "raw"), 0);
+    Stream stream = connect.streamNew(0);
+    try {
+      volume.upload(stream, 0, content.length, 0);
+      for (int offset = 0; offset < content.length; ) {
+        // send may take fewer bytes than offered
+        offset +=
+            stream.send(
+                Arrays.copyOfRange(content, offset, Math.min(offset + CHUNK, content.length)));
+      }
+      stream.finish();
+      return volume;
+    } catch (LibvirtException e) {
+      try {
+        stream.abort();
+      } finally {
+        volume.delete(0);
+      }
+      throw e;
+    } finally {
+      stream.free();
+    }
   }
 
   byte[] read(String path, int maxBytes) throws HypervisorException {

@@ -38,7 +38,6 @@ import org.libvirt.StoragePool;
 import org.libvirt.StoragePoolInfo;
 import org.libvirt.StoragePoolInfo.StoragePoolState;
 import org.libvirt.StorageVol;
-import org.libvirt.Stream;
 import org.libvirt.TypedParameter;
 import org.libvirt.event.LifecycleListener;
 import org.w3c.dom.Document;
@@ -246,27 +245,7 @@ final class LibvirtHypervisor implements Hypervisor {
       StoragePool pool = connect.storagePoolLookupByName(poolName);
       StorageVol volume = lookupVolume(pool, volumeName);
       if (volume == null) {
-        // Fresh and exactly the content's size: an upload writes [0, length) only.
-        volume =
-            pool.storageVolCreateXML(StorageVolumeXml.render(volumeName, content.length, "raw"), 0);
-        Stream stream = connect.streamNew(0);
-        try {
-          volume.upload(stream, 0, content.length, 0);
-          for (int offset = 0; offset < content.length; ) {
-            // send may take fewer bytes than offered
-            offset +=
-                stream.send(
-                    Arrays.copyOfRange(
-                        content, offset, Math.min(offset + 256 * 1024, content.length)));
-          }
-          stream.finish();
-        } catch (LibvirtException e) {
-          stream.abort();
-          volume.delete(0);
-          throw e;
-        } finally {
-          stream.free();
-        }
+        volume = HostFiles.createHolding(connect, pool, volumeName, content);
       }
       return new VolumeState(poolName, volumeName, volume.getPath(), volume.getInfo().capacity);
     } catch (LibvirtException e) {
