@@ -278,7 +278,8 @@ public class VirtualMachineBackupReconciler
     }
     if (BackupStores.isPerHost(storage.get())
         && !BackupStores.isAttached(storage.get(), located.hostName())) {
-      return fail(
+      // Waits: a domain applied together with the backup is still being set up on its hosts.
+      return waiting(
           backup,
           status,
           "StorageDomainNotOnHost",
@@ -286,8 +287,7 @@ public class VirtualMachineBackupReconciler
               + spec.storageDomainName
               + " is not attached to host "
               + located.hostName()
-              + ", where the VM runs: a local storage domain keeps backups on the VM's host",
-          false);
+              + ", where the VM runs: a local storage domain keeps backups on the VM's host");
     }
     boolean running = domain.get().power() != Power.Off;
     Set<String> disks =
