@@ -77,7 +77,9 @@ public class BackupPolicySpec {
 
   @Min(1)
   @Max(100000)
-  @JsonPropertyDescription("A cap on backup traffic per VM, in MiB/s; none when omitted.")
+  @JsonPropertyDescription(
+      "A cap on backup traffic per VM to an NFS storage domain, in MiB/s; none when omitted. A"
+          + " backup QEMU writes on the host's own local storage is not capped.")
   public Integer bandwidthMiBPerSecond;
 
   /** How many backups to keep, with Proxmox's meaning of each rule. */

@@ -48,6 +48,8 @@ public class VirtualMachineBackupSpec {
 
   @Min(1)
   @Max(100000)
-  @JsonPropertyDescription("A cap on backup traffic in MiB/s; none when omitted.")
+  @JsonPropertyDescription(
+      "A cap on backup traffic to an NFS storage domain, in MiB/s; none when omitted. A backup"
+          + " QEMU writes on the host's own local storage is not capped.")
   public Integer bandwidthMiBPerSecond;
 }
