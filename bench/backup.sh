@@ -42,6 +42,13 @@
 #   3. incremental: a VirtualMachineBackup with mode Incremental (must be built on this round's full),
 #      timed the same way; stored bytes = status.totalBytes of each.
 #   Both backups are then deleted (which deletes their files) and the baseline file removed.
+#   4. local: the same disk backed up onto the host's own local storage (StorageDomain
+#      bench-backup-<id>-local, Backups, in hA's private /var/lib/bastida-local): a
+#      VirtualMachineBackup (mode Full, QEMU writes the image itself: push mode, then the checksum
+#      read back through a libvirt stream, the manifest, the status) against a bare push-mode
+#      backup of the same guest into a file of the same directory, begun and watched through
+#      libvirt by the benchmark (begin -> the job is gone), bare first in odd rounds. Its sha256,
+#      read from the file directly, is timed apart. No goal: the issue set none for local storage.
 #
 # Needs the cached control plane (hack/control-plane.sh install) and Maven's offline repository
 # (hack/setup.sh). Starts the testbed when it is not up (and stops it again at the end only then).

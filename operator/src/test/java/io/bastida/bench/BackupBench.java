@@ -2,6 +2,7 @@ package io.bastida.bench;
 
 import io.bastida.api.v1alpha1.BackupMode;
 import io.bastida.api.v1alpha1.Host;
+import io.bastida.api.v1alpha1.StorageContent;
 import io.bastida.api.v1alpha1.StorageDomain;
 import io.bastida.api.v1alpha1.VirtualMachine;
 import io.bastida.api.v1alpha1.VirtualMachineBackup;
@@ -44,6 +45,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
+import org.libvirt.Connect;
+import org.libvirt.Domain;
 
 /**
  * Backups through the operator against a bare {@code qemu-img convert} of the same running guest's
@@ -68,6 +71,8 @@ public final class BackupBench {
   private static final String TESTBED_HOST = "hA";
   // Also the export folder the StorageDomain owns: /export/<STORAGE>.
   private static final String STORAGE = PREFIX + RUN_ID;
+  // Backups kept on the host itself (push mode), in the host's private directory.
+  private static final String LOCAL_STORAGE = PREFIX + RUN_ID + "-local";
   private static final String VM = "guest";
   private static final String DOMAIN = NS + "_" + VM;
   private static final String DISK_VOLUME = "guest-disk.qcow2";
@@ -189,6 +194,15 @@ public final class BackupBench {
         () -> client.resources(StorageDomain.class).withName(STORAGE).get(),
         "Ready",
         Resources.status("True"));
+    StorageDomain local =
+        Resources.selecting(
+            Resources.localDomain(LOCAL_STORAGE, testbed.localDir() + "/" + LOCAL_STORAGE), LABELS);
+    local.getSpec().setContent(List.of(StorageContent.Backups));
+    client.resource(local).create();
+    Resources.awaitCondition(
+        () -> client.resources(StorageDomain.class).withName(LOCAL_STORAGE).get(),
+        "Ready",
+        Resources.status("True"));
     writeGuestDisk();
     VirtualMachine vm = testbed.tinyGuestVm(NS, VM, GUEST_IP, guestDir, STORAGE, LABELS);
     VirtualMachineSpec.Disk disk = vm.getSpec().disks.get(0);
@@ -283,9 +297,23 @@ public final class BackupBench {
       throw new IllegalStateException(
           incremental + " was not built on " + full + ": " + incrementalSample);
     }
-    log("round " + round + ": " + brief(sample));
     deleteBackup(incremental);
     deleteBackup(full);
+    pause();
+    // The same disk into the host's own local storage: the operator's push-mode backup against
+    // QEMU's bare push of it, the same job without the operator.
+    String localFull = "local-full-" + round;
+    if (bareFirst) {
+      sample.put("barePush", barePush(round, data));
+      pause();
+      sample.put("localFull", localBackup(localFull, data));
+    } else {
+      sample.put("localFull", localBackup(localFull, data));
+      pause();
+      sample.put("barePush", barePush(round, data));
+    }
+    log("round " + round + ": " + brief(sample));
+    deleteBackup(localFull);
     pause();
     return sample;
   }
@@ -443,6 +471,98 @@ public final class BackupBench {
     sample.put("sha256Millis", timed(() -> nfs.sha256(testbed.nfsServer(), exportPath(), file)));
     Files.delete(exportDir().resolve(file));
     return sample;
+  }
+
+  /** A Full VirtualMachineBackup onto the host's local storage, create → Complete. */
+  private Map<String, Object> localBackup(String name, long dataBytes) {
+    Map<String, Object> sample = new LinkedHashMap<>();
+    VirtualMachineBackup backup = new VirtualMachineBackup();
+    backup.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).build());
+    VirtualMachineBackupSpec spec = new VirtualMachineBackupSpec();
+    spec.vmName = VM;
+    spec.storageDomainName = LOCAL_STORAGE;
+    spec.mode = BackupMode.Full;
+    backup.setSpec(spec);
+    double busyBefore = ProcessStats.machineBusySeconds();
+    long created = System.currentTimeMillis();
+    client.resource(backup).create();
+    await(
+        "backup " + name + " Complete",
+        BACKUP_TIMEOUT,
+        () -> {
+          if (failedSeen.containsKey(name)) {
+            throw new IllegalStateException("backup " + name + " failed: " + failedSeen.get(name));
+          }
+          return completeSeenAt.containsKey(name);
+        },
+        20);
+    long millis = completeSeenAt.get(name) - created;
+    sample.put("wallMillis", millis);
+    sample.put("machineBusyPercent", busyPercent(busyBefore, millis));
+    sample.put("diskDataMiBPerSecond", round(dataBytes / (double) MIB / (millis / 1000.0)));
+    var status =
+        client
+            .resources(VirtualMachineBackup.class)
+            .inNamespace(NS)
+            .withName(name)
+            .get()
+            .getStatus();
+    sample.put("storedMiB", round(status.totalBytes / (double) MIB));
+    return sample;
+  }
+
+  /**
+   * The local baseline: QEMU's own push-mode backup of the running guest's disk into a new file in
+   * the same host directory, begun and watched through libvirt here (begin → the job is gone);
+   * then, apart, a sha256 of that file read here, as the operator's is read back.
+   */
+  private Map<String, Object> barePush(int round, long dataBytes) throws Exception {
+    String file = "bare-push-" + RUN_ID + "-" + round + ".qcow2";
+    String hostPath = testbed.localDir() + "/" + LOCAL_STORAGE + "/" + file;
+    Path seenHere = testbed.localDirBacking(TESTBED_HOST).resolve(LOCAL_STORAGE).resolve(file);
+    String xml =
+        "<domainbackup mode='push'><disks><disk name='vda' backup='yes' type='file'>"
+            + "<target file='"
+            + hostPath
+            + "'/><driver type='qcow2'/></disk></disks></domainbackup>";
+    Map<String, Object> sample = new LinkedHashMap<>();
+    Connect libvirt = new Connect(testbed.tcpUri(TESTBED_HOST));
+    try {
+      Domain domain = libvirt.domainLookupByName(DOMAIN);
+      double busyBefore = ProcessStats.machineBusySeconds();
+      long started = System.nanoTime();
+      domain.backupBegin(xml, null, 0);
+      while (domain.getJobStats(0).type != 0) { // VIR_DOMAIN_JOB_NONE: ended
+        Thread.sleep(10);
+      }
+      long millis = (System.nanoTime() - started) / 1_000_000;
+      int outcome = domain.getJobStats(1).type; // completed stats: 3 completed, 4 failed
+      if (outcome != 3) {
+        throw new IllegalStateException("the bare push backup ended with job type " + outcome);
+      }
+      sample.put("pushMillis", millis);
+      sample.put("machineBusyPercent", busyPercent(busyBefore, millis));
+      sample.put("diskDataMiBPerSecond", round(dataBytes / (double) MIB / (millis / 1000.0)));
+      sample.put("storedMiB", round(Files.size(seenHere) / (double) MIB));
+      sample.put("sha256Millis", timed(() -> sha256(seenHere)));
+    } finally {
+      libvirt.close();
+      Files.deleteIfExists(seenHere);
+    }
+    return sample;
+  }
+
+  private static String sha256(Path file) {
+    try (var in = Files.newInputStream(file)) {
+      var digest = java.security.MessageDigest.getInstance("SHA-256");
+      byte[] buffer = new byte[1 << 20];
+      for (int n; (n = in.read(buffer)) > 0; ) {
+        digest.update(buffer, 0, n);
+      }
+      return java.util.HexFormat.of().formatHex(digest.digest());
+    } catch (IOException | java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   /**
@@ -669,6 +789,15 @@ public final class BackupBench {
                 () -> client.resources(StorageDomain.class).withName(STORAGE).get() == null);
           });
       guarded(
+          "deleting the local StorageDomain",
+          () -> {
+            client.resources(StorageDomain.class).withName(LOCAL_STORAGE).delete();
+            await(
+                "local StorageDomain deleted",
+                DELETE_TIMEOUT,
+                () -> client.resources(StorageDomain.class).withName(LOCAL_STORAGE).get() == null);
+          });
+      guarded(
           "deleting the Host",
           () -> {
             client.resources(Host.class).withName(HOST).delete();
@@ -703,6 +832,18 @@ public final class BackupBench {
                     .forEach(p -> leftovers.add(exportDir().relativize(p).toString()));
               }
               deleteTree(exportDir());
+            }
+          } catch (IOException e) {
+            throw new IllegalStateException(e);
+          }
+          try {
+            Path local = testbed.localDirBacking(TESTBED_HOST).resolve(LOCAL_STORAGE);
+            if (Files.exists(local)) {
+              try (Stream<Path> tree = Files.walk(local)) {
+                tree.filter(p -> !p.equals(local) && !Files.isDirectory(p))
+                    .forEach(p -> leftovers.add(LOCAL_STORAGE + "/" + local.relativize(p)));
+              }
+              deleteTree(local);
             }
           } catch (IOException e) {
             throw new IllegalStateException(e);
@@ -785,6 +926,18 @@ public final class BackupBench {
     summary.put(
         "incrementalBytesShareOfFull",
         round(median(summary, "incrementalStoredMiB") / median(summary, "operatorFullStoredMiB")));
+    summary.put("localFullMillis", stats(samples("localFull", "wallMillis")));
+    summary.put("localFullMiBPerSecond", stats(samples("localFull", "diskDataMiBPerSecond")));
+    summary.put("localFullStoredMiB", stats(samples("localFull", "storedMiB")));
+    summary.put("barePushMillis", stats(samples("barePush", "pushMillis")));
+    summary.put("barePushMiBPerSecond", stats(samples("barePush", "diskDataMiBPerSecond")));
+    summary.put("barePushSha256Millis", stats(samples("barePush", "sha256Millis")));
+    summary.put(
+        "ratioLocalFullToBarePush",
+        ratio(summary, "localFullMiBPerSecond", "barePushMiBPerSecond"));
+    summary.put(
+        "pairedRatioLocalFullToBarePush",
+        stats(pairedRatios("barePush", "pushMillis", "localFull", "wallMillis")));
     return summary;
   }
 
@@ -927,6 +1080,15 @@ public final class BackupBench {
     row(text, "  the same, per round", s.get("pairedRatioIncrementalTimeToFull"));
     ratioRow(
         text, "incremental stored bytes / full", s.get("incrementalBytesShareOfFull"), "<= 0.15");
+    row(text, "local full backup (push), create -> Complete, ms", s.get("localFullMillis"));
+    row(text, "  MiB/s", s.get("localFullMiBPerSecond"));
+    row(text, "  stored MiB", s.get("localFullStoredMiB"));
+    row(text, "bare push backup (libvirt, same host dir), ms", s.get("barePushMillis"));
+    row(text, "  MiB/s", s.get("barePushMiBPerSecond"));
+    row(text, "  sha256 of its file, read locally, ms", s.get("barePushSha256Millis"));
+    ratioRow(
+        text, "local full MiB/s, whole backup / bare push", s.get("ratioLocalFullToBarePush"), "");
+    row(text, "  the same, per round", s.get("pairedRatioLocalFullToBarePush"));
     text.append("\nall samples, operator tool runs and machine load: ").append(out).append('\n');
     System.out.print(text);
   }
@@ -956,7 +1118,11 @@ public final class BackupBench {
         + incremental.get("wallMillis")
         + " ms, "
         + incremental.get("storedMiB")
-        + " MiB";
+        + " MiB; local full "
+        + ((Map<?, ?>) round.get("localFull")).get("wallMillis")
+        + " ms, bare push "
+        + ((Map<?, ?>) round.get("barePush")).get("pushMillis")
+        + " ms";
   }
 
   // ---------------------------------------------------------------------------------------------
