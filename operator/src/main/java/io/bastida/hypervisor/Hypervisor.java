@@ -211,6 +211,12 @@ public interface Hypervisor extends AutoCloseable {
   /** Writes a file holding exactly these bytes, replacing one that exists. */
   void writeHostFile(String path, byte[] content) throws HypervisorException;
 
+  /**
+   * Writes a file with the content of a file of the operator's, streamed, replacing one that
+   * exists: an image restored from a backup the host cannot read itself.
+   */
+  void uploadHostFile(String path, java.nio.file.Path content) throws HypervisorException;
+
   /** Reads a whole file; fails for one larger than {@code maxBytes}. */
   byte[] readHostFile(String path, int maxBytes) throws HypervisorException;
 

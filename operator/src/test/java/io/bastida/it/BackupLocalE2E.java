@@ -43,8 +43,8 @@ import org.junit.jupiter.api.Test;
  * local storage domain of host hA is backed up into another (QEMU writes the images there itself,
  * push mode), in full and then incrementally, restored in place and into a new VM, and its backups
  * deleted with their files; a fresh cluster rediscovers them there. The same VM is also backed up
- * onto an NFS storage domain of the Mount kind. What the host holds is checked in its directory as
- * this namespace sees it.
+ * onto an NFS storage domain of the Mount kind, and restored in place from there. What the host
+ * holds is checked in its directory as this namespace sees it.
  */
 class BackupLocalE2E {
   private static final String NS = "backup-local-e2e";
@@ -274,7 +274,8 @@ class BackupLocalE2E {
   }
 
   @Test
-  void aVmOnLocalStorageIsBackedUpOntoAnNfsExportTheHostsWouldMount() throws Exception {
+  void aVmOnLocalStorageIsBackedUpOntoAnNfsExportTheHostsWouldMountAndRestoredFromIt()
+      throws Exception {
     NFS.mkdirs(testbed.nfsServer(), testbed.nfsExport(), MOUNT_FOLDER);
     NfsSource nfs = new NfsSource();
     nfs.setServer(testbed.nfsServer());
@@ -313,17 +314,25 @@ class BackupLocalE2E {
           .containsExactlyInAnyOrder("vda.qcow2", "manifest.json", "vm.json", "domain.xml");
     }
 
-    // An NFS backup cannot go back onto a disk file of a host: refused before the VM is touched.
+    // The NFS backup goes back onto the VM's disk file on its host, through the operator.
     String bootBefore = TinyGuest.bootId(GUEST_IP).orElseThrow();
-    client.resource(restore("wrong-kind", "to-mounted-share", "InPlace")).create();
-    VirtualMachineRestore refused = awaitRestoreFinished("wrong-kind");
-    assertThat(condition(refused, "Failed"))
+    TinyGuest.writes(GUEST_IP, 28, 2, 0x99); // after the backup: the restore takes it back
+    client.resource(restore("from-share", "to-mounted-share", "InPlace")).create();
+    VirtualMachineRestore back = awaitRestoreFinished("from-share");
+    assertThat(condition(back, "Succeeded"))
+        .as("restore: %s", back.getStatus().conditions)
         .get()
-        .matches(reason("RestoreFailed"))
-        .satisfies(c -> assertThat(c.getMessage()).contains("cannot be restored in place"));
-    assertThat(refused.getStatus().startTime).as("never started").isNull();
-    assertThat(TinyGuest.bootId(GUEST_IP)).as("the VM ran on, untouched").contains(bootBefore);
-    client.resource(refused).delete();
+        .matches(status("True"));
+    await()
+        .atMost(TIMEOUT)
+        .pollInterval(Duration.ofMillis(500))
+        .until(
+            () -> TinyGuest.bootId(GUEST_IP), id -> id.isPresent() && !id.get().equals(bootBefore));
+    Path disk = hostPathSeenHere(vm(VM).getStatus().disks.get(0).source);
+    assertThat(readPattern(disk, "read -P 0x77 28M 2M"))
+        .as("the disk file holds what the backup on the share held")
+        .doesNotContain("failed");
+    client.resource(back).delete();
 
     client.resource(backup).delete();
     await().atMost(TIMEOUT).until(() -> backupOf("to-mounted-share") == null);

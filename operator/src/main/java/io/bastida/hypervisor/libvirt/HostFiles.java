@@ -100,14 +100,65 @@ final class HostFiles {
       stream.finish();
       return volume;
     } catch (LibvirtException e) {
-      try {
-        stream.abort();
-      } finally {
-        volume.delete(0);
-      }
+      abortAndDelete(stream, volume);
       throw e;
     } finally {
       stream.free();
+    }
+  }
+
+  void upload(String path, java.nio.file.Path content) throws HypervisorException {
+    inParent(
+        path,
+        (pool, name) -> {
+          StorageVol existing = lookupVolume(pool, name);
+          if (existing != null) {
+            existing.delete(0);
+          }
+          long size;
+          try {
+            size = java.nio.file.Files.size(content);
+          } catch (java.io.IOException e) {
+            throw new HypervisorException(
+                HypervisorException.Failure.OperationFailed,
+                "cannot read " + content + ": " + e.getMessage(),
+                e);
+          }
+          StorageVol volume =
+              pool.storageVolCreateXML(StorageVolumeXml.render(name, size, "raw"), 0);
+          Stream stream = connect.streamNew(0);
+          try (var in = java.nio.file.Files.newInputStream(content)) {
+            volume.upload(stream, 0, size, 0);
+            byte[] buffer = new byte[CHUNK];
+            for (int read; (read = in.read(buffer)) > 0; ) {
+              for (int offset = 0; offset < read; ) {
+                // send may take fewer bytes than offered
+                offset += stream.send(Arrays.copyOfRange(buffer, offset, read));
+              }
+            }
+            stream.finish();
+          } catch (LibvirtException e) {
+            abortAndDelete(stream, volume);
+            throw e;
+          } catch (java.io.IOException e) {
+            abortAndDelete(stream, volume);
+            throw new HypervisorException(
+                HypervisorException.Failure.OperationFailed,
+                "cannot read " + content + ": " + e.getMessage(),
+                e);
+          } finally {
+            stream.free();
+          }
+          return null;
+        });
+  }
+
+  /** A failed upload leaves no volume behind. */
+  private static void abortAndDelete(Stream stream, StorageVol volume) throws LibvirtException {
+    try {
+      stream.abort();
+    } finally {
+      volume.delete(0);
     }
   }
 

@@ -854,6 +854,11 @@ final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public void uploadHostFile(String path, java.nio.file.Path content) throws HypervisorException {
+    hostFiles.upload(path, content);
+  }
+
+  @Override
   public byte[] readHostFile(String path, int maxBytes) throws HypervisorException {
     return hostFiles.read(path, maxBytes);
   }

@@ -1,6 +1,7 @@
 package io.bastida.operator.restore;
 
 import io.bastida.api.v1alpha1.VirtualMachineSpec;
+import io.bastida.hypervisor.Hypervisor;
 import io.bastida.hypervisor.HypervisorException;
 import io.bastida.operator.backup.BackupLayout;
 import io.bastida.operator.backup.BackupManifest;
@@ -12,6 +13,8 @@ import io.bastida.storage.QemuImg;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -19,7 +22,7 @@ import java.util.List;
  * headers hold absolute nfs:// URLs of their parents (QEMU cannot resolve relative names over NFS),
  * so a link whose parent is now elsewhere is first pointed at it: a chain found on a moved or
  * re-exported share restores as well as one that never moved. On a host, libvirt copies the chain
- * flattened, on that host.
+ * flattened, on that host. An NFS backup goes onto a host's disk file through the operator.
  */
 final class BackupFiles {
   private static final int MAX_SMALL_FILE = 4 << 20;
@@ -44,19 +47,22 @@ final class BackupFiles {
 
   /**
    * Writes the disk the guest saw as {@code target} (e.g. vda), as of the last backup of {@code
-   * chain} (full first), into a qcow2 image (replacing it): {@code destination} is an nfs:// URL
-   * for a backup on NFS, a path on the same host for one on a host's local storage.
+   * chain} (full first), into a qcow2 image (replacing it). {@code destination} is an nfs:// URL,
+   * or a path on the host {@code onto}: a host's backup goes onto files of that same host; an NFS
+   * backup goes onto NFS directly, or onto a host's file through the operator (flattened into a
+   * temporary file here, then streamed through libvirt).
    *
    * @throws IllegalArgumentException when the backup cannot reach that destination
    */
-  void restoreDisk(BackupStore store, List<BackupLayout> chain, String target, String destination)
+  void restoreDisk(
+      BackupStore store,
+      List<BackupLayout> chain,
+      String target,
+      String destination,
+      Hypervisor onto)
       throws IOException {
     String top = chain.get(chain.size() - 1).diskPath(target);
     if (store instanceof NfsBackupStore nfs) {
-      if (!destination.startsWith("nfs://")) {
-        throw new IllegalArgumentException(
-            "a backup on NFS restores onto NFS storage, not onto " + destination);
-      }
       for (int i = 1; i < chain.size(); i++) {
         String image = nfs.url(chain.get(i).diskPath(target));
         String parent = nfs.url(chain.get(i - 1).diskPath(target));
@@ -65,22 +71,36 @@ final class BackupFiles {
           qemuImg.rebaseUnsafe(image, parent);
         }
       }
-      copier.copyImage(nfs.url(top), destination, null);
-    } else {
-      HostBackupStore host = (HostBackupStore) store;
-      if (!destination.startsWith("/")) {
-        throw new IllegalArgumentException(
-            "a backup on host "
-                + host.hostName()
-                + "'s local storage restores onto that host's files, not onto "
-                + destination);
+      if (destination.startsWith("nfs://")) {
+        copier.copyImage(nfs.url(top), destination, null);
+        return;
       }
+      Path staged = Files.createTempFile("bastida-restore-", ".qcow2");
       try {
-        host.host().copyHostImage(host.hostPath(top), destination);
+        Files.delete(staged); // qemu-img makes it
+        copier.copyImage(nfs.url(top), staged.toString(), null);
+        onto.uploadHostFile(destination, staged);
       } catch (HypervisorException e) {
         // Like any failed copy: the destination may be half written, and the copy is retried.
         throw new IOException(e.getMessage(), e);
+      } finally {
+        Files.deleteIfExists(staged);
       }
+      return;
+    }
+    HostBackupStore host = (HostBackupStore) store;
+    if (!destination.startsWith("/")) {
+      throw new IllegalArgumentException(
+          "a backup on host "
+              + host.hostName()
+              + "'s local storage restores onto that host's files, not onto "
+              + destination);
+    }
+    try {
+      host.host().copyHostImage(host.hostPath(top), destination);
+    } catch (HypervisorException e) {
+      // Like any failed copy: the destination may be half written, and the copy is retried.
+      throw new IOException(e.getMessage(), e);
     }
   }
 

@@ -143,7 +143,7 @@ final class BackupRestores {
     }
     return VirtualMachineRestoreReconciler.INPLACE.equals(spec.target)
         ? inPlaceFromBackup(restore, status, store, chain)
-        : newVmFromBackup(restore, status, store, chain, context);
+        : newVmFromBackup(restore, status, store, backupStatus.hostName, chain, context);
   }
 
   /** A new VirtualMachine with copies of the backed-up disks, on the storage they came from. */
@@ -151,6 +151,7 @@ final class BackupRestores {
       VirtualMachineRestore restore,
       VirtualMachineRestoreStatus status,
       BackupStore store,
+      String backupHost,
       List<BackupLayout> chain,
       Context<VirtualMachineRestore> context) {
     var spec = restore.getSpec();
@@ -184,8 +185,10 @@ final class BackupRestores {
           restore, status, "restoring backup " + spec.backupName + " into new VM " + spec.target);
     }
     Map<String, BackupStore> copied = new java.util.LinkedHashMap<>();
-    // A backup on a host's local storage restores onto that host: the new VM is pinned there.
-    String host = store instanceof HostBackupStore onHost ? onHost.hostName() : null;
+    // Disks on local storage go to one host, the backup's (where its files are, or where the VM ran
+    // when it was taken onto NFS): the new VM is pinned there.
+    String host = store instanceof HostBackupStore onHost ? onHost.hostName() : backupHost;
+    String pinned = null;
     try {
       BackupLayout last = chain.get(chain.size() - 1);
       BackupManifest manifest = backupFiles.manifest(store, last);
@@ -221,26 +224,27 @@ final class BackupRestores {
                 + "-"
                 + uid.substring(0, 8)
                 + ".qcow2";
-        if (BackupStores.isPerHost(destination) != store instanceof HostBackupStore) {
+        boolean local = BackupStores.isPerHost(destination);
+        if (!local && store instanceof HostBackupStore) {
           throw new IllegalArgumentException(
               "disk "
                   + disk.name()
                   + ": StorageDomain "
                   + storageName
-                  + " cannot take a restore from "
+                  + " is on NFS, and a backup on "
                   + store.describe()
-                  + " (NFS backups restore onto NFS, local ones onto the same host's local"
-                  + " storage)");
+                  + " restores onto that host's local storage only");
         }
-        BackupStore onto = stores.of(destination, host, this::host);
+        BackupStore onto = stores.of(destination, local ? host : null, this::host);
         copied.put(volume, onto);
-        backupFiles.restoreDisk(
-            store,
-            chain,
-            disk.target(),
-            onto instanceof NfsBackupStore nfs
-                ? nfs.url(volume)
-                : ((HostBackupStore) onto).hostPath(volume));
+        if (onto instanceof HostBackupStore onHost) {
+          pinned = onHost.hostName();
+          backupFiles.restoreDisk(
+              store, chain, disk.target(), onHost.hostPath(volume), onHost.host());
+        } else {
+          backupFiles.restoreDisk(
+              store, chain, disk.target(), ((NfsBackupStore) onto).url(volume), null);
+        }
         restored += disk.virtualSizeBytes();
         specDisk.blank = null;
         specDisk.clone = null;
@@ -250,7 +254,7 @@ final class BackupRestores {
       }
       // A copy must not claim the original's MAC addresses or its pinned host.
       vmSpec.interfaces.forEach(nic -> nic.macAddress = null);
-      vmSpec.hostName = host;
+      vmSpec.hostName = pinned;
       VirtualMachine vm = new VirtualMachine();
       vm.setMetadata(
           new ObjectMetaBuilder()
@@ -365,7 +369,8 @@ final class BackupRestores {
           located.domainName(), hypervisor.exportMetadata(located.domainName()));
       long restored = 0;
       for (var disk : destinations.entrySet()) {
-        backupFiles.restoreDisk(store, chain, disk.getKey().target(), disk.getValue());
+        backupFiles.restoreDisk(
+            store, chain, disk.getKey().target(), disk.getValue(), located.hypervisor());
         restored += disk.getKey().virtualSizeBytes();
       }
       status.restoredBytes = restored;
@@ -388,8 +393,8 @@ final class BackupRestores {
   }
 
   /**
-   * Where each of the backup's disks goes back to: an NFS backup onto the VM's NFS disks, a host's
-   * backup onto the VM's disk files on that same host.
+   * Where each of the backup's disks goes back to: an NFS backup onto the VM's disks wherever they
+   * are, a host's backup onto the VM's disk files on that same host.
    *
    * @throws IllegalArgumentException when the backup cannot be restored onto this VM in place
    */
@@ -420,15 +425,18 @@ final class BackupRestores {
               .findFirst()
               .orElseThrow(
                   () -> new IllegalArgumentException("the VM has no disk " + disk.target()));
-      String destination = store instanceof NfsBackupStore ? current.nfsUrl() : current.file();
+      // An NFS backup goes onto the disk wherever it is; a host's backup onto its files only.
+      String destination =
+          store instanceof NfsBackupStore && current.nfsUrl() != null
+              ? current.nfsUrl()
+              : current.file();
       if (destination == null) {
         throw new IllegalArgumentException(
             "disk "
                 + disk.target()
                 + " cannot be restored in place from "
                 + store.describe()
-                + ": an NFS backup restores disks on NFS, a host's backup disks that are files on"
-                + " that host");
+                + ": a host's backup restores disks that are files on that host");
       }
       destinations.put(disk, destination);
     }
