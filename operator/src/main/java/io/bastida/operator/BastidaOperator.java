@@ -144,7 +144,14 @@ public final class BastidaOperator implements AutoCloseable {
     var backupStores = new BackupStores(locator, nfsFiles);
     operator.register(
         new VirtualMachineRestoreReconciler(
-            locator, backupStores, backupImages, copier, statusWriter, events, clock));
+            locator,
+            backupStores,
+            backupImages,
+            copier,
+            settings.stagingDirectory(),
+            statusWriter,
+            events,
+            clock));
     backups =
         new VirtualMachineBackupReconciler(
             locator, copier, backupImages, backupStores, statusWriter, events, clock);

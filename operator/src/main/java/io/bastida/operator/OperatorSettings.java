@@ -1,5 +1,6 @@
 package io.bastida.operator;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 
@@ -13,6 +14,8 @@ import java.util.Map;
  * @param migrationsPerCluster live migrations in the whole cluster at a time
  * @param scheduleRecheckInterval the longest a backup policy sleeps before it looks at the clock
  *     again (its next run is usually sooner)
+ * @param stagingDirectory where a restore flattens an NFS backup before it streams it to a host:
+ *     room for the largest disk restored that way
  */
 public record OperatorSettings(
     String namespace,
@@ -25,7 +28,8 @@ public record OperatorSettings(
     Duration hostReachTimeout,
     int migrationsPerHost,
     int migrationsPerCluster,
-    Duration scheduleRecheckInterval) {
+    Duration scheduleRecheckInterval,
+    Path stagingDirectory) {
 
   public static final String LEASE_NAME = "bastida-operator";
 
@@ -41,7 +45,8 @@ public record OperatorSettings(
         seconds(env, "BASTIDA_HOST_REACH_TIMEOUT_SECONDS", 5),
         Integer.parseInt(env.getOrDefault("BASTIDA_MIGRATIONS_PER_HOST", "2")),
         Integer.parseInt(env.getOrDefault("BASTIDA_MIGRATIONS_PER_CLUSTER", "5")),
-        seconds(env, "BASTIDA_SCHEDULE_RECHECK_SECONDS", 30));
+        seconds(env, "BASTIDA_SCHEDULE_RECHECK_SECONDS", 30),
+        Path.of(env.getOrDefault("BASTIDA_STAGING_DIR", System.getProperty("java.io.tmpdir"))));
   }
 
   public OperatorSettings withMigrationLimits(int perHost, int perCluster) {
@@ -56,7 +61,8 @@ public record OperatorSettings(
         hostReachTimeout,
         perHost,
         perCluster,
-        scheduleRecheckInterval);
+        scheduleRecheckInterval,
+        stagingDirectory);
   }
 
   private static Duration seconds(Map<String, String> env, String name, long fallback) {

@@ -70,7 +70,8 @@ public final class RunningOperator implements AutoCloseable {
         2,
         5,
         // Backup policies under a test clock look at it often.
-        Duration.ofMillis(200));
+        Duration.ofMillis(200),
+        java.nio.file.Path.of(System.getProperty("java.io.tmpdir")));
   }
 
   @Override

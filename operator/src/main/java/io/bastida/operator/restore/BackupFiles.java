@@ -29,10 +29,15 @@ final class BackupFiles {
 
   private final QemuImg qemuImg;
   private final BackupCopier copier;
+  private final Path staging;
 
-  BackupFiles(QemuImg qemuImg, BackupCopier copier) {
+  /**
+   * @param staging where an NFS backup is flattened before it is streamed to a host
+   */
+  BackupFiles(QemuImg qemuImg, BackupCopier copier, Path staging) {
     this.qemuImg = qemuImg;
     this.copier = copier;
+    this.staging = staging;
   }
 
   BackupManifest manifest(BackupStore store, BackupLayout layout)
@@ -75,7 +80,7 @@ final class BackupFiles {
         copier.copyImage(nfs.url(top), destination, null);
         return;
       }
-      Path staged = Files.createTempFile("bastida-restore-", ".qcow2");
+      Path staged = Files.createTempFile(staging, "bastida-restore-", ".qcow2");
       try {
         Files.delete(staged); // qemu-img makes it
         copier.copyImage(nfs.url(top), staged.toString(), null);

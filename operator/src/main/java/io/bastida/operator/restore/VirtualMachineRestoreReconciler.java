@@ -69,11 +69,12 @@ public class VirtualMachineRestoreReconciler implements Reconciler<VirtualMachin
       BackupStores stores,
       QemuImg qemuImg,
       BackupCopier copier,
+      java.nio.file.Path staging,
       StatusWriter statusWriter,
       EventRecorder events,
       Clock clock) {
     this.locator = locator;
-    this.backupFiles = new BackupFiles(qemuImg, copier);
+    this.backupFiles = new BackupFiles(qemuImg, copier, staging);
     this.stores = stores;
     this.recorder = new RestoreRecorder(statusWriter, events, clock);
     this.clock = clock;
