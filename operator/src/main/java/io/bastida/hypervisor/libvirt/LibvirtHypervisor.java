@@ -442,7 +442,20 @@ final class LibvirtHypervisor implements Hypervisor {
 
   @Override
   public void resumeDomain(String name) throws HypervisorException {
-    onDomain(name, "resume", Domain::resume);
+    onDomain(
+        name,
+        "resume",
+        domain -> {
+          try {
+            domain.resume();
+          } catch (LibvirtException e) {
+            // Running already is done, not an error: libvirt resumes a domain it paused itself
+            // (reverting to a snapshot with RAM, say) between our look at it and this call.
+            if (DomainCalls.state(domain).power() != DomainState.Power.Running) {
+              throw e;
+            }
+          }
+        });
   }
 
   @Override

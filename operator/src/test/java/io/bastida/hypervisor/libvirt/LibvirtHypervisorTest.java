@@ -51,6 +51,24 @@ class LibvirtHypervisorTest {
   }
 
   @Test
+  void resumingADomainThatRunsAlreadyIsDoneButAStoppedOneIsNot() throws Exception {
+    hypervisor.defineDomain(DOMAIN);
+    hypervisor.startDomain("plain");
+
+    // libvirt resumed it itself between the operator's look and its call.
+    hypervisor.resumeDomain("plain");
+    assertThat(hypervisor.findDomain("plain"))
+        .get()
+        .extracting(d -> d.power())
+        .isEqualTo(Power.Running);
+
+    hypervisor.destroyDomain("plain");
+    assertThatThrownBy(() -> hypervisor.resumeDomain("plain"))
+        .isInstanceOf(HypervisorException.class)
+        .hasMessageContaining("resume");
+  }
+
+  @Test
   void poweringOffADomainThatIsAlreadyOffIsDone() throws Exception {
     hypervisor.defineDomain(DOMAIN);
     hypervisor.startDomain("plain");
