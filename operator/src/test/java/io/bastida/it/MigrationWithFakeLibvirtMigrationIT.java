@@ -159,16 +159,18 @@ class MigrationWithFakeLibvirtMigrationIT {
     Resources.setMaintenance(client, "mig-b", true);
 
     client.resource(Resources.migration(NS, "ghost", "nobody", null)).create();
-    client.resource(Resources.migration(NS, "nowhere-new", "web", "mig-a")).create();
-    client.resource(Resources.migration(NS, "into-maintenance", "web", "mig-b")).create();
     client.resource(Resources.migration(NS, "stopped", "off", "mig-b")).create();
+    // Web's one at a time: one created in an earlier second and not refused yet would go first,
+    // and this one would fail AlreadyMigrating instead of with its own reason.
+    client.resource(Resources.migration(NS, "nowhere-new", "web", "mig-a")).create();
+    assertFailed("nowhere-new", "SameHost", "already runs on host mig-a");
+    client.resource(Resources.migration(NS, "into-maintenance", "web", "mig-b")).create();
+    assertFailed("into-maintenance", "TargetHostInMaintenance", "mig-b is in maintenance");
     client.resource(Resources.migration(NS, "unknown-host", "web", "mig-z")).create();
+    assertFailed("unknown-host", "TargetHostNotFound", "host mig-z does not exist");
 
     assertFailed("ghost", "VmNotFound", "VirtualMachine campus/nobody does not exist");
-    assertFailed("nowhere-new", "SameHost", "already runs on host mig-a");
-    assertFailed("into-maintenance", "TargetHostInMaintenance", "mig-b is in maintenance");
     assertFailed("stopped", "VmNotRunning", "is not running");
-    assertFailed("unknown-host", "TargetHostNotFound", "host mig-z does not exist");
     assertThat(getWeb().getStatus().hostName).isEqualTo("mig-a");
     assertThat(eventsFor(client, "VirtualMachineMigration", "ghost"))
         .anySatisfy(e -> assertThat(e.getType()).isEqualTo("Warning"));
